@@ -1,0 +1,37 @@
+"""bcsignal: curated, machine-checked SBML models of breast-cancer signalling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import roadrunner
+
+from bcsignal import paths
+from bcsignal.claims import ClaimResult, load_claims, run_claims
+from bcsignal.errors import BcsignalError
+from bcsignal.simulate import load_sbml_file, new_simulator
+
+__all__ = ["BcsignalError", "ClaimResult", "check", "load", "models", "sbml_path"]
+__version__ = "0.1.0.dev0"
+
+
+def models() -> list[str]:
+    """Return the ids of the shipped models."""
+    return paths.model_ids()
+
+
+def sbml_path(model_id: str) -> Path:
+    """Return the path of a model's shipped SBML file."""
+    return paths.sbml_path(model_id)
+
+
+def load(model_id: str) -> roadrunner.RoadRunner:
+    """Return a fresh RoadRunner of a shipped model, with CVODE tolerances set explicitly."""
+    return load_sbml_file(paths.sbml_path(model_id))
+
+
+def check(model_id: str) -> list[ClaimResult]:
+    """Simulate a shipped model's claims and return one result per claim."""
+    path = paths.sbml_path(model_id)
+    sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
+    return run_claims(load_claims(paths.claims_path(model_id)), sim, model=model_id)

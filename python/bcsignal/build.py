@@ -1,0 +1,168 @@
+"""Antimony sources to deterministic, annotated SBML L3V2 files in sbml/."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import antimony
+import libsbml
+
+from bcsignal import paths
+from bcsignal.annotate import annotate_model, read_provenance
+from bcsignal.claims import load_claims
+from bcsignal.errors import BcsignalError
+from bcsignal.files import atomic_write_text
+
+#: SBML level and version of every file we write.
+SBML_LEVEL, SBML_VERSION = 3, 2
+#: Antimony's code for "symbols of unknown type": used but never declared.
+_ANTIMONY_UNKNOWN = 10
+_LINE = re.compile(r"line (\d+)")
+
+
+def _antimony_line(message: str) -> int | None:
+    match = _LINE.search(message)
+    return int(match.group(1)) if match else None
+
+
+#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
+_COMP_BOILERPLATE = (
+    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
+    "validation it is problematic to reliably report line numbers when performing validation on "
+    "models using the Hierarchical Model Composition package."
+)
+
+
+def _clean(message: str) -> str:
+    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
+
+
+def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDocument:
+    """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol."""
+    antimony.clearPreviousLoads()
+    antimony.setWriteSBMLTimestamp(False)
+    code = antimony.loadAntimonyFile(str(source))
+    if code < 0:
+        message = antimony.getLastError() or "Antimony could not load the file"
+        raise BcsignalError(_clean(message), file=source, line=_antimony_line(message), tool="antimony")
+    module = module or antimony.getMainModuleName()
+    warnings = (antimony.getWarnings() or "").strip()
+    if warnings:
+        raise BcsignalError(_clean(warnings), file=source, line=_antimony_line(warnings), tool="antimony")
+    unknown = list(antimony.getSymbolNamesOfType(module, _ANTIMONY_UNKNOWN) or [])
+    if unknown:
+        raise BcsignalError(
+            f"symbols used but never declared (Antimony would invent them): {', '.join(sorted(unknown))}",
+            file=source,
+            tool="antimony",
+        )
+    sbml_warnings = (antimony.getSBMLWarnings() or "").strip()
+    if sbml_warnings:
+        raise BcsignalError(_clean(sbml_warnings), file=source, tool="antimony/libsbml")
+    text = antimony.getSBMLString(module)
+    antimony.clearPreviousLoads()
+    doc = libsbml.readSBMLFromString(text)
+    if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
+        raise BcsignalError(_clean(doc.getErrorLog().toString()), file=source, tool="libsbml")
+    if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
+        raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
+    _reject_valueless(doc, source)
+    return doc
+
+
+def _reject_valueless(doc: libsbml.SBMLDocument, source: Path) -> None:
+    """Reject symbols that have no value: Antimony auto-creates them from typos."""
+    model = doc.getModel()
+    assigned = {r.getVariable() for r in model.getListOfRules()}
+    assigned |= {a.getSymbol() for a in model.getListOfInitialAssignments()}
+    empty = [
+        c.getId() for c in model.getListOfCompartments() if not c.isSetSize() and c.getId() not in assigned
+    ]
+    empty += [
+        s.getId()
+        for s in model.getListOfSpecies()
+        if not (s.isSetInitialConcentration() or s.isSetInitialAmount()) and s.getId() not in assigned
+    ]
+    empty += [
+        p.getId() for p in model.getListOfParameters() if not p.isSetValue() and p.getId() not in assigned
+    ]
+    if empty:
+        raise BcsignalError(
+            f"symbols without a value (undeclared, or declared without one): {', '.join(sorted(empty))}",
+            file=source,
+            tool="antimony",
+        )
+
+
+def write_sbml_string(doc: libsbml.SBMLDocument) -> str:
+    """Serialise with a writer that names no program, so no version comment or date is written."""
+    writer = libsbml.SBMLWriter()
+    text: str = writer.writeSBMLToString(doc)
+    if not text:
+        raise BcsignalError("libsbml could not serialise the document", tool="libsbml")
+    text = text.replace("\r\n", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def build_model(model_id: str) -> str:
+    """Build one paper model from its Antimony source, claims file and provenance table."""
+    source = paths.ant_path(model_id)
+    claims = load_claims(paths.claims_path(model_id))
+    if claims.model != model_id:
+        raise BcsignalError(
+            f"claims file names model {claims.model!r}, expected {model_id!r}", file=claims.path
+        )
+    doc = antimony_to_sbml(source)
+    model_sid = doc.getModel().getId()
+    if model_sid != model_id:
+        raise BcsignalError(f"the main model is {model_sid!r}; it must be named {model_id!r}", file=source)
+    provenance = read_provenance(paths.parameters_path(model_id))
+    annotate_model(doc, claims.paper, claims.curation, provenance)
+    return write_sbml_string(doc)
+
+
+@dataclass
+class BuildOutput:
+    """The files one build produces: file name -> text."""
+
+    files: dict[str, str]
+
+
+def build_all(model_ids: list[str] | None = None) -> BuildOutput:
+    """Build every model (or the ones named) in memory."""
+    ids = model_ids or paths.model_ids()
+    return BuildOutput(files={f"{mid}.xml": build_model(mid) for mid in ids})
+
+
+def write(output: BuildOutput, folder: Path) -> list[Path]:
+    """Write a build's files into a folder atomically."""
+    written = []
+    for name, text in sorted(output.files.items()):
+        target = folder / name
+        atomic_write_text(target, text)
+        written.append(target)
+    return written
+
+
+def check(folder: Path | None = None) -> list[str]:
+    """Rebuild everything in a temporary folder and list how `folder` (sbml/) differs.
+
+    Returns one line per stale, missing or extra file; an empty list means up to date.
+    """
+    folder = folder or paths.sbml_dir()
+    output = build_all()
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="bcsignal-build-") as tmp:
+        fresh = {p.name: p.read_bytes() for p in write(output, Path(tmp))}
+    shipped = {p.name: p.read_bytes() for p in folder.glob("*.xml")} if folder.is_dir() else {}
+    for name in sorted(fresh.keys() | shipped.keys()):
+        if name not in shipped:
+            problems.append(f"missing: {folder / name}")
+        elif name not in fresh:
+            problems.append(f"extra: {folder / name} (no source builds it)")
+        elif fresh[name] != shipped[name]:
+            problems.append(f"stale: {folder / name}")
+    return problems

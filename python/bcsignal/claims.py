@@ -1,0 +1,500 @@
+"""Claims files: loading and validating them, and evaluating each claim against simulations."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from bcsignal.errors import BcsignalError
+from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
+
+#: The claims-file format this engine reads.
+FORMAT_VERSION = 1
+#: Default fold for increase/decrease when the paper does not quantify it.
+DEFAULT_FOLD = 1.5
+#: Default tolerance of a no_change claim (relative).
+DEFAULT_TOLERANCE = 0.10
+#: Default fraction of the peak for transient/sustained claims.
+DEFAULT_PEAK_FRACTION = 0.5
+#: Default minimal rise of the peak over the value at time 0 (transient/sustained).
+DEFAULT_RISE = 1.5
+#: Default fold between neighbours of an ordering claim.
+DEFAULT_ORDER_FOLD = 1.05
+#: Values below this are treated as zero when forming ratios (nM or dimensionless).
+TINY = 1e-12
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+@cache
+def schema() -> dict[str, Any]:
+    """Return the JSON schema of the claims format."""
+    text = resources.files("bcsignal").joinpath("schemas/claims.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named protocol of a claims file."""
+
+    name: str
+    protocol: Protocol
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: a statement of the paper and the relation that encodes it."""
+
+    id: str
+    statement: str
+    source: str
+    relation: str
+    readouts: tuple[str, ...]
+    spec: Mapping[str, Any]
+    prediction: bool = False
+
+    def experiments(self) -> list[str]:
+        """Return the names of the experiments this claim needs, in order."""
+        if "conditions" in self.spec:
+            return list(self.spec["conditions"])
+        if "condition" in self.spec:
+            return [self.spec["condition"]]
+        return [self.spec["control"], self.spec["perturbed"]]
+
+
+@dataclass(frozen=True)
+class ClaimsFile:
+    """A parsed and validated claims file."""
+
+    path: Path
+    model: str
+    paper: Mapping[str, Any]
+    curation: Mapping[str, Any]
+    knobs: tuple[str, ...]
+    readouts: tuple[str, ...]
+    experiments: Mapping[str, Experiment]
+    claims: tuple[Claim, ...]
+
+
+def _yaml_lines(text: str) -> Callable[[Sequence[Any]], int | None]:
+    """Return a function mapping a path in the document to its line (1-based)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lambda _path: None
+
+    def line(path: Sequence[Any]) -> int | None:
+        node = root
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                found = next((v for k, v in node.value if k.value == key), None)
+                if found is None:
+                    break
+                node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+            else:
+                break
+        return None if node is None else node.start_mark.line + 1
+
+    return line
+
+
+def _where(data: Any, path: Sequence[Any]) -> str:
+    """Name the claim or experiment and the field a schema path points at."""
+    parts = list(path)
+    if len(parts) >= 2 and parts[0] == "claims" and isinstance(parts[1], int):
+        claims = data.get("claims", []) if isinstance(data, dict) else []
+        claim = claims[parts[1]] if parts[1] < len(claims) else {}
+        name = claim.get("id", f"#{parts[1] + 1}") if isinstance(claim, dict) else f"#{parts[1] + 1}"
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"claim {name}" + (f", field {rest}" if rest else "")
+    if len(parts) >= 2 and parts[0] == "experiments":
+        rest = ".".join(str(p) for p in parts[2:])
+        return f"experiment {parts[1]}" + (f", field {rest}" if rest else "")
+    return "field " + ".".join(str(p) for p in parts) if parts else "document"
+
+
+def parse_claims(text: str, *, origin: str | Path = "<string>") -> ClaimsFile:
+    """Parse claims-file text, validate it against the schema and its own references."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BcsignalError(f"not valid YAML: {problem}", file=origin, line=line, tool="yaml") from exc
+    line_of = _yaml_lines(text)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
+    if errors:
+        err = max(errors, key=lambda e: len(e.absolute_path))
+        path = list(err.absolute_path)
+        raise BcsignalError(
+            err.message,
+            file=origin,
+            line=line_of(path),
+            tool="claims schema",
+            where=_where(data, path),
+        )
+    return _build(data, origin, line_of)
+
+
+def load_claims(path: Path) -> ClaimsFile:
+    """Read, parse and validate a claims file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BcsignalError(f"cannot read: {exc}", file=path) from exc
+    return parse_claims(text, origin=path)
+
+
+def _build(
+    data: dict[str, Any], origin: str | Path, line_of: Callable[[Sequence[Any]], int | None]
+) -> ClaimsFile:
+    knobs = tuple(data["interface"]["knobs"])
+    readouts = tuple(data["interface"]["readouts"])
+
+    def fail(message: str, path: Sequence[Any]) -> BcsignalError:
+        return BcsignalError(message, file=origin, line=line_of(path), where=_where(data, path))
+
+    experiments: dict[str, Experiment] = {}
+    for name, spec in data["experiments"].items():
+        pre = dict(spec.get("preequilibration", {}))
+        for knob in pre:
+            if knob not in knobs:
+                raise fail(
+                    f"unknown knob {knob!r} (interface knobs: {', '.join(knobs)})",
+                    ["experiments", name],
+                )
+        phases = []
+        for i, ph in enumerate(spec["phases"]):
+            for knob in ph.get("set", {}):
+                if knob not in knobs:
+                    raise fail(
+                        f"unknown knob {knob!r} (interface knobs: {', '.join(knobs)})",
+                        ["experiments", name, "phases", i, "set"],
+                    )
+            phases.append(
+                Phase(
+                    duration=float(ph["duration"]),
+                    set=dict(ph.get("set", {})),
+                    label=ph.get("label", ""),
+                )
+            )
+        experiments[name] = Experiment(
+            name=name,
+            protocol=Protocol(phases=tuple(phases), preequilibration=pre),
+            description=spec.get("description", ""),
+        )
+
+    claims: list[Claim] = []
+    seen: set[str] = set()
+    for i, c in enumerate(data["claims"]):
+        path: list[Any] = ["claims", i]
+        if c["id"] in seen:
+            raise fail(f"duplicate claim id {c['id']!r}", [*path, "id"])
+        seen.add(c["id"])
+        for r in c["readouts"]:
+            if r not in readouts:
+                raise fail(
+                    f"unknown readout {r!r} (interface readouts: {', '.join(readouts)})",
+                    [*path, "readouts"],
+                )
+        claim = Claim(
+            id=c["id"],
+            statement=c["statement"],
+            source=c["source"],
+            relation=c["relation"],
+            readouts=tuple(c["readouts"]),
+            spec={
+                k: v for k, v in c.items() if k not in {"id", "statement", "source", "relation", "readouts"}
+            },
+            prediction=bool(c.get("prediction", False)),
+        )
+        for field_name in ("control", "perturbed", "condition", "conditions"):
+            if field_name not in claim.spec:
+                continue
+            names = claim.spec[field_name] if field_name == "conditions" else [claim.spec[field_name]]
+            for n in names:
+                if n not in experiments:
+                    raise fail(f"unknown experiment {n!r}", [*path, field_name])
+        problem = _time_problem(claim, experiments)
+        if problem:
+            raise fail(problem, path)
+        claims.append(claim)
+    return ClaimsFile(
+        path=Path(origin),
+        model=data["model"],
+        paper=data["paper"],
+        curation=data["curation"],
+        knobs=knobs,
+        readouts=readouts,
+        experiments=experiments,
+        claims=tuple(claims),
+    )
+
+
+def _time_problem(claim: Claim, experiments: Mapping[str, Experiment]) -> str | None:
+    """Return what is impossible about a claim's times and thresholds, or None."""
+    horizon = min(experiments[n].protocol.duration for n in claim.experiments())
+    spec = claim.spec
+    at = spec.get("at", "end")
+    if at != "end" and at > horizon:
+        return f"field at: {at} min is after the end of the protocol ({horizon:g} min)"
+    if claim.relation == "transient":
+        t1, t2 = spec["peak_window"]
+        if not t1 < t2:
+            return f"field peak_window: start {t1} must be before end {t2}"
+        if t2 > horizon or spec["after"] > horizon:
+            return f"field peak_window/after: beyond the end of the protocol ({horizon:g} min)"
+        if spec["after"] <= t2:
+            return "field after: must come after the peak window"
+    if claim.relation == "sustained" and spec["after"] > horizon:
+        return f"field after: {spec['after']} min is after the end of the protocol ({horizon:g} min)"
+    if claim.relation == "at_most_fraction" and spec["fraction"] >= 1:
+        return "field fraction: an at_most_fraction claim needs a fraction below 1"
+    if claim.relation == "at_least_fraction" and spec["fraction"] > 1:
+        return "field fraction: above 1 this is an increase; use relation increase"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------
+@dataclass
+class ReadoutResult:
+    """The outcome of one claim for one readout."""
+
+    readout: str
+    values: dict[str, float]
+    observed: float
+    expected: str
+    margin: float
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the relation holds (margin >= 0)."""
+        return self.margin >= 0
+
+
+@dataclass
+class ClaimResult:
+    """The outcome of one claim over all its readouts."""
+
+    model: str
+    claim: Claim
+    readouts: list[ReadoutResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the claim holds for every readout."""
+        return all(r.passed for r in self.readouts)
+
+    @property
+    def margin(self) -> float:
+        """Return the smallest margin over the readouts (>= 0 when the claim holds)."""
+        return min(r.margin for r in self.readouts)
+
+    @property
+    def test_id(self) -> str:
+        """Return the id used in tests and reports: ``model::claim``."""
+        return f"{self.model}::{self.claim.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "id": self.claim.id,
+            "model": self.model,
+            "statement": self.claim.statement,
+            "source": self.claim.source,
+            "relation": self.claim.relation,
+            "prediction": self.claim.prediction,
+            "experiments": self.claim.experiments(),
+            "passed": self.passed,
+            "margin": _finite(self.margin),
+            "readouts": [
+                {
+                    "readout": r.readout,
+                    "values": {k: _finite(v) for k, v in r.values.items()},
+                    "observed": _finite(r.observed),
+                    "expected": r.expected,
+                    "margin": _finite(r.margin),
+                    "passed": r.passed,
+                    "detail": r.detail,
+                }
+                for r in self.readouts
+            ],
+        }
+
+
+def _finite(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
+
+
+def _ratio(num: float, den: float) -> float:
+    if abs(den) < TINY:
+        return math.inf if abs(num) >= TINY else 1.0
+    return num / den
+
+
+def _log(x: float) -> float:
+    if x <= 0:
+        return -math.inf
+    return math.log(x)
+
+
+def _observe_time(spec: Mapping[str, Any]) -> float | None:
+    at = spec.get("at", "end")
+    return None if at == "end" else float(at)
+
+
+def _value(traj: Trajectory, readout: str, at: float | None) -> float:
+    return traj.end(readout) if at is None else traj.at(readout, at)
+
+
+def _pairwise(claim: Claim, readout: str, trajs: Mapping[str, Trajectory]) -> ReadoutResult:
+    spec = claim.spec
+    at = _observe_time(spec)
+    control = _value(trajs[spec["control"]], readout, at)
+    perturbed = _value(trajs[spec["perturbed"]], readout, at)
+    values = {spec["control"]: control, spec["perturbed"]: perturbed}
+    rel = claim.relation
+    if rel == "increase":
+        fold = float(spec.get("fold", DEFAULT_FOLD))
+        ratio = _ratio(perturbed, control)
+        return ReadoutResult(
+            readout, values, ratio, f"perturbed/control >= {fold:g}", _log(ratio) - math.log(fold)
+        )
+    if rel == "decrease":
+        fold = float(spec.get("fold", DEFAULT_FOLD))
+        ratio = _ratio(control, perturbed)
+        return ReadoutResult(
+            readout, values, ratio, f"control/perturbed >= {fold:g}", _log(ratio) - math.log(fold)
+        )
+    ratio = _ratio(perturbed, control)
+    if rel == "no_change":
+        tol = float(spec.get("tolerance", DEFAULT_TOLERANCE))
+        margin = math.log1p(tol) - abs(_log(ratio)) if ratio > 0 else -math.inf
+        return ReadoutResult(readout, values, ratio, f"|perturbed/control - 1| <= {tol:g}", margin)
+    frac = float(spec["fraction"])
+    if rel == "at_least_fraction":
+        return ReadoutResult(
+            readout, values, ratio, f"perturbed/control >= {frac:g}", _log(ratio) - math.log(frac)
+        )
+    if rel == "at_most_fraction":
+        margin = math.log(frac) - _log(ratio) if ratio > 0 else math.inf
+        return ReadoutResult(readout, values, ratio, f"perturbed/control <= {frac:g}", margin)
+    raise BcsignalError(f"unknown relation {rel!r}", where=f"claim {claim.id}")
+
+
+def _time_course(claim: Claim, readout: str, trajs: Mapping[str, Trajectory]) -> ReadoutResult:
+    spec = claim.spec
+    traj = trajs[spec["condition"]]
+    series = traj.values[readout]
+    baseline = float(series[0])
+    after = float(spec["after"])
+    value_after = traj.at(readout, after)
+    fraction = float(spec.get("fraction", DEFAULT_PEAK_FRACTION))
+    rise = float(spec.get("rise", DEFAULT_RISE))
+    if claim.relation == "transient":
+        t1, t2 = (float(t) for t in spec["peak_window"])
+        upto = traj.times <= after
+        k = int(series[upto].argmax())
+        peak, t_peak = float(series[upto][k]), float(traj.times[upto][k])
+        # time-window part: log-distance of the peak time inside [t1, t2]
+        inside = min(_log(t_peak / t1) if t1 > 0 else math.inf, _log(t2 / t_peak) if t_peak > 0 else math.inf)
+        rise_part = _log(_ratio(peak, baseline)) - math.log(rise)
+        fall_part = _log(_ratio(fraction * peak, value_after))
+        margin = min(inside, rise_part, fall_part)
+        values = {"t=0": baseline, f"peak@{t_peak:g}": peak, f"t={after:g}": value_after}
+        expected = f"peak in [{t1:g}, {t2:g}] min, >= {rise:g}x t=0, then <= {fraction:g}x peak at {after:g}"
+        return ReadoutResult(
+            readout, values, _ratio(value_after, peak), expected, margin, f"peak at {t_peak:g} min"
+        )
+    # sustained
+    upto = traj.times <= after
+    peak = float(series[upto].max())
+    rise_part = _log(_ratio(value_after, baseline)) - math.log(rise)
+    hold_part = _log(_ratio(value_after, fraction * peak))
+    values = {"t=0": baseline, "peak": peak, f"t={after:g}": value_after}
+    expected = f"value at {after:g} >= {rise:g}x t=0 and >= {fraction:g}x peak"
+    return ReadoutResult(readout, values, _ratio(value_after, baseline), expected, min(rise_part, hold_part))
+
+
+def _ordering(claim: Claim, readout: str, trajs: Mapping[str, Trajectory]) -> ReadoutResult:
+    spec = claim.spec
+    at = _observe_time(spec)
+    names = list(spec["conditions"])
+    fold = float(spec.get("fold", DEFAULT_ORDER_FOLD))
+    values = {n: _value(trajs[n], readout, at) for n in names}
+    margins = []
+    ratios = []
+    for a, b in itertools.pairwise(names):
+        r = _ratio(values[a], values[b]) if spec["order"] == "decreasing" else _ratio(values[b], values[a])
+        ratios.append(r)
+        margins.append(_log(r) - math.log(fold))
+    sign = " > " if spec["order"] == "decreasing" else " < "
+    expected = sign.join(names) + f" (each step >= {fold:g}x)"
+    return ReadoutResult(readout, values, min(ratios), expected, min(margins))
+
+
+def evaluate(claim: Claim, trajs: Mapping[str, Trajectory], model: str) -> ClaimResult:
+    """Evaluate one claim on the trajectories of its experiments."""
+    result = ClaimResult(model=model, claim=claim)
+    for readout in claim.readouts:
+        if claim.relation in {"transient", "sustained"}:
+            result.readouts.append(_time_course(claim, readout, trajs))
+        elif claim.relation == "ordering":
+            result.readouts.append(_ordering(claim, readout, trajs))
+        else:
+            result.readouts.append(_pairwise(claim, readout, trajs))
+    return result
+
+
+def observation_times(claim: Claim) -> list[float]:
+    """Return the times a claim reads, so that they are put on the output grid."""
+    spec = claim.spec
+    times = []
+    if spec.get("at", "end") != "end":
+        times.append(float(spec["at"]))
+    if "after" in spec:
+        times.append(float(spec["after"]))
+    if "peak_window" in spec:
+        times.extend(float(t) for t in spec["peak_window"])
+    return times
+
+
+def run_claims(claims: ClaimsFile, sim: Simulator, *, model: str | None = None) -> list[ClaimResult]:
+    """Simulate every experiment once and evaluate every claim of a claims file."""
+    needed: dict[str, set[str]] = {}
+    observe: dict[str, set[float]] = {}
+    for claim in claims.claims:
+        for name in claim.experiments():
+            needed.setdefault(name, set()).update(claim.readouts)
+            observe.setdefault(name, set()).update(observation_times(claim))
+    trajs: dict[str, Trajectory] = {}
+    for name in claims.experiments:
+        if name not in needed:
+            continue
+        try:
+            trajs[name] = sim.run(claims.experiments[name].protocol, sorted(needed[name]), observe[name])
+        except BcsignalError as exc:
+            raise BcsignalError(
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {name}"
+            ) from exc
+    return [evaluate(c, trajs, model or claims.model) for c in claims.claims]

@@ -1,0 +1,388 @@
+"""Validation of SBML: every libsbml consistency category with strict units, plus bcsignal's own checks."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import libsbml
+import yaml
+
+from bcsignal import paths
+from bcsignal.annotate import Provenance, read_provenance
+from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal.errors import BcsignalError
+from bcsignal.screen import read_screened, screen_text
+from bcsignal.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
+
+#: libsbml consistency categories, each run on its own so none hides another.
+CATEGORIES: dict[str, int] = {
+    "general": libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY,
+    "identifier": libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
+    "units": libsbml.LIBSBML_CAT_UNITS_CONSISTENCY,
+    "mathml": libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
+    "sbo": libsbml.LIBSBML_CAT_SBO_CONSISTENCY,
+    "overdetermined": libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
+    "modelling practice": libsbml.LIBSBML_CAT_MODELING_PRACTICE,
+}
+#: URI patterns accepted as a species identity.
+SPECIES_IDENTITY = re.compile(r"^https?://identifiers\.org/(uniprot/|chebi/CHEBI:|mirbase(\.mature)?/MI)")
+#: URI pattern of a GO term.
+GO_TERM = re.compile(r"^https?://identifiers\.org/(GO:|go/GO:)\d{7}$")
+#: URI pattern of a PSI-MOD term (protein modification).
+PSIMOD_TERM = re.compile(r"^https?://identifiers\.org/(psimod/)?MOD:\d{5}$")
+#: Species ids of phosphorylated forms: p + the protein name (pSTAT3, pp38, pJAK, ...).
+PHOSPHO_ID = re.compile(r"^p(?:[A-Z0-9]|p38)")
+#: SBO term of a non-covalent complex (species identified by hasPart).
+SBO_COMPLEX = 253
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation finding."""
+
+    severity: str  # "error" or "warning"
+    category: str
+    message: str
+    code: int | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        code = f" {self.code}" if self.code is not None else ""
+        return f"{where}{self.severity} [{self.category}{code}] {self.message}"
+
+
+@dataclass
+class Report:
+    """All findings for one file."""
+
+    file: str
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        """Return the errors."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Return the warnings."""
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def ok(self, strict: bool = True) -> bool:
+        """Return True when there is no error (and, if strict, no warning)."""
+        return not self.errors and not (strict and self.warnings)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "file": self.file,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "issues": [vars(i) for i in self.issues],
+        }
+
+
+def read_document(text: str, origin: str) -> libsbml.SBMLDocument:
+    """Parse SBML text with libsbml, raising our error on a fatal or read error."""
+    doc = libsbml.readSBMLFromString(text)
+    log = doc.getErrorLog()
+    for i in range(log.getNumErrors()):
+        err = log.getError(i)
+        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
+            raise BcsignalError(
+                " ".join(err.getMessage().split()),
+                file=origin,
+                line=err.getLine() or None,
+                tool="libsbml",
+            )
+    if doc.getModel() is None:
+        raise BcsignalError("the document has no model", file=origin, tool="libsbml")
+    return doc
+
+
+def libsbml_issues(text: str, origin: str) -> list[Issue]:
+    """Run every libsbml consistency category with strict units, each on its own."""
+    issues: list[Issue] = []
+    for name, category in CATEGORIES.items():
+        doc = read_document(text, origin)
+        for other in CATEGORIES.values():
+            doc.setConsistencyChecks(other, other == category)
+        doc.checkConsistencyWithStrictUnits()
+        log = doc.getErrorLog()
+        for i in range(log.getNumErrors()):
+            err = log.getError(i)
+            severity = "error" if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else "warning"
+            if err.getSeverity() == libsbml.LIBSBML_SEV_INFO:
+                continue
+            issues.append(
+                Issue(
+                    severity,
+                    name,
+                    " ".join(err.getMessage().split()),
+                    err.getErrorId(),
+                    err.getLine() or None,
+                )
+            )
+    return issues
+
+
+def _resources(sbase: libsbml.SBase, qualifier: int) -> list[str]:
+    uris = []
+    for i in range(sbase.getNumCVTerms()):
+        term = sbase.getCVTerm(i)
+        if term.getQualifierType() != libsbml.BIOLOGICAL_QUALIFIER:
+            continue
+        if term.getBiologicalQualifierType() != qualifier:
+            continue
+        uris += [term.getResourceURI(j) for j in range(term.getNumResources())]
+    return uris
+
+
+def _model_resources(model: libsbml.Model, qualifier: int) -> list[str]:
+    uris = []
+    for i in range(model.getNumCVTerms()):
+        term = model.getCVTerm(i)
+        if term.getQualifierType() == libsbml.MODEL_QUALIFIER and term.getModelQualifierType() == qualifier:
+            uris += [term.getResourceURI(j) for j in range(term.getNumResources())]
+    return uris
+
+
+def sanity_issues(model: libsbml.Model) -> list[Issue]:
+    """Check what libsbml does not: finite values, non-negative species, positive sizes, units."""
+    issues = []
+    for c in model.getListOfCompartments():
+        if c.isSetSize() and not (math.isfinite(c.getSize()) and c.getSize() > 0):
+            issues.append(
+                Issue(
+                    "error",
+                    "sanity",
+                    f"compartment {c.getId()} has size {c.getSize()}; must be > 0",
+                )
+            )
+    for s in model.getListOfSpecies():
+        has_value = s.isSetInitialConcentration() or s.isSetInitialAmount()
+        for value in (s.getInitialConcentration(), s.getInitialAmount()):
+            if has_value and not math.isnan(value) and (not math.isfinite(value) or value < 0):
+                issues.append(
+                    Issue(
+                        "error",
+                        "sanity",
+                        f"species {s.getId()} starts at {value}; must be finite, >= 0",
+                    )
+                )
+        if (
+            s.isSetInitialConcentration()
+            and math.isnan(s.getInitialConcentration())
+            and not s.isSetInitialAmount()
+        ):
+            issues.append(Issue("error", "sanity", f"species {s.getId()} has a NaN initial value"))
+    for p in model.getListOfParameters():
+        if p.isSetValue() and not math.isfinite(p.getValue()):
+            issues.append(Issue("error", "sanity", f"parameter {p.getId()} has value {p.getValue()}"))
+        if not p.isSetUnits():
+            issues.append(Issue("error", "sanity", f"parameter {p.getId()} has no unit"))
+    return issues
+
+
+def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> list[Issue]:
+    """Check BioModels-grade annotation coverage; every gap is an error."""
+    issues = []
+
+    def gap(message: str) -> None:
+        issues.append(Issue("error", "annotation", message))
+
+    described = _model_resources(model, libsbml.BQM_IS_DESCRIBED_BY)
+    if not any("identifiers.org/pubmed/" in u for u in described):
+        gap("model: no bqmodel:isDescribedBy PubMed reference")
+    if not any("identifiers.org/doi/" in u for u in described):
+        gap("model: no bqmodel:isDescribedBy DOI reference")
+    history = model.getModelHistory() if model.isSetModelHistory() else None
+    if history is None or history.getNumCreators() == 0:
+        gap("model: no creator")
+    if history is None or not history.isSetCreatedDate():
+        gap("model: no created date")
+    for s in model.getListOfSpecies():
+        sid = s.getId()
+        if not s.isSetSBOTerm() or not libsbml.SBO.isMaterialEntity(s.getSBOTerm()):
+            gap(f"species {sid}: SBO term must come from the material-entity branch")
+        identity = [u for u in _resources(s, libsbml.BQB_IS) if SPECIES_IDENTITY.match(u)]
+        parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if SPECIES_IDENTITY.match(u)]
+        if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
+            gap(f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)")
+        if PHOSPHO_ID.match(sid):
+            mods = [u for u in _resources(s, libsbml.BQB_HAS_VERSION) if PSIMOD_TERM.match(u)]
+            if not mods:
+                gap(f"species {sid}: phosphorylated form without bqbiol:hasVersion PSI-MOD term")
+    for r in model.getListOfReactions():
+        if not r.isSetSBOTerm():
+            gap(f"reaction {r.getId()}: no SBO term")
+    rule_vars = {r.getVariable() for r in model.getListOfRules()}
+    phenotypes = set(phenotypes)
+    for p in model.getListOfParameters():
+        pid = p.getId()
+        if not p.isSetSBOTerm():
+            gap(f"parameter {pid}: no SBO term")
+        if pid in rule_vars and not p.getConstant():
+            identity = _resources(p, libsbml.BQB_IS) + _resources(p, libsbml.BQB_IS_VERSION_OF)
+            if not identity:
+                gap(f"variable {pid}: no bqbiol:is/isVersionOf annotation")
+        if pid in phenotypes:
+            go = [
+                u
+                for u in _resources(p, libsbml.BQB_IS) + _resources(p, libsbml.BQB_IS_VERSION_OF)
+                if GO_TERM.match(u)
+            ]
+            if not go:
+                gap(f"phenotype readout {pid}: no GO term")
+    return issues
+
+
+@cache
+def interface_vocabulary() -> dict[str, Any]:
+    """Return the shared interface vocabulary (models/interface.yaml)."""
+    path = paths.interface_path()
+    try:
+        loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise BcsignalError(f"cannot read the interface vocabulary: {exc}", file=path) from exc
+    return loaded
+
+
+def interface_issues(model: libsbml.Model, claims: ClaimsFile) -> list[Issue]:
+    """Check that the knobs and readouts a claims file declares exist with the shared meaning."""
+    vocab = interface_vocabulary()
+    issues = []
+    for knob in claims.knobs:
+        p = model.getParameter(knob)
+        if p is None or not p.getConstant():
+            issues.append(Issue("error", "interface", f"knob {knob}: not a constant global parameter"))
+            continue
+        spec = vocab["knobs"].get(knob)
+        if spec is None:
+            issues.append(Issue("error", "interface", f"knob {knob}: not in models/interface.yaml"))
+            continue
+        if p.getValue() != spec["default"]:
+            issues.append(
+                Issue(
+                    "error",
+                    "interface",
+                    f"knob {knob}: default {p.getValue()} != {spec['default']}",
+                )
+            )
+        if p.getUnits() != spec["unit"]:
+            issues.append(Issue("error", "interface", f"knob {knob}: unit {p.getUnits()} != {spec['unit']}"))
+    for readout in claims.readouts:
+        if model.getSpecies(readout) is None and model.getParameter(readout) is None:
+            issues.append(
+                Issue("error", "interface", f"readout {readout}: no species or variable of that id")
+            )
+            continue
+        spec = vocab["readouts"].get(readout)
+        if spec is not None and spec["unit"] == "dimensionless":
+            p = model.getParameter(readout)
+            if p is None or p.getUnits() != "dimensionless":
+                issues.append(
+                    Issue("error", "interface", f"readout {readout}: must be a dimensionless variable")
+                )
+    return issues
+
+
+def provenance_issues(model: libsbml.Model, table: Mapping[str, Provenance]) -> list[Issue]:
+    """Check that the provenance table lists exactly the model's constant parameters, with their values."""
+    issues = []
+    constants = {p.getId(): p for p in model.getListOfParameters() if p.getConstant()}
+    for pid, p in constants.items():
+        row = table.get(pid)
+        if row is None:
+            issues.append(Issue("error", "provenance", f"parameter {pid}: no row in the provenance table"))
+            continue
+        if not math.isclose(row.value, p.getValue(), rel_tol=1e-12, abs_tol=0.0):
+            issues.append(
+                Issue(
+                    "error",
+                    "provenance",
+                    f"parameter {pid}: table says {row.value}, model {p.getValue()}",
+                    line=row.line,
+                )
+            )
+        if row.unit != p.getUnits():
+            issues.append(
+                Issue(
+                    "error",
+                    "provenance",
+                    f"parameter {pid}: table unit {row.unit}, model {p.getUnits()}",
+                    line=row.line,
+                )
+            )
+        if p.isSetSBOTerm() and row.sbo and row.sbo != p.getSBOTermID():
+            issues.append(
+                Issue(
+                    "error",
+                    "provenance",
+                    f"parameter {pid}: table SBO {row.sbo}, model {p.getSBOTermID()}",
+                    line=row.line,
+                )
+            )
+    for pid, row in table.items():
+        if pid not in constants:
+            issues.append(
+                Issue(
+                    "error",
+                    "provenance",
+                    f"row {pid}: not a constant parameter of the model",
+                    line=row.line,
+                )
+            )
+    return issues
+
+
+def steady_state_issues(text: str, origin: str) -> list[Issue]:
+    """Check that the unperturbed model starts at its steady state (every knob at its default)."""
+    sim = new_simulator(text, name=origin, origin=origin)
+    worst, which = sim.residual()
+    if worst > 1.0:
+        return [
+            Issue(
+                "error",
+                "steady state",
+                f"the initial state is not steady: d{which}/dt is {worst:.3g}x the tolerance "
+                f"({STEADY_RTOL:g}*|x| + {STEADY_ATOL:g} per min); paste `bcsignal steady-state` output",
+            )
+        ]
+    return []
+
+
+def validate_text(text: str, origin: str = "<string>", model_id: str | None = None) -> Report:
+    """Validate SBML text; with a registry model id, also the interface and the provenance table."""
+    screen_text(text, origin)
+    report = Report(file=origin)
+    report.issues += libsbml_issues(text, origin)
+    model = read_document(text, origin).getModel()
+    report.issues += sanity_issues(model)
+    phenotypes: list[str] = []
+    if model_id is not None:
+        claims = load_claims(paths.claims_path(model_id))
+        vocab = interface_vocabulary()["readouts"]
+        phenotypes = [r for r in claims.readouts if vocab.get(r, {}).get("unit") == "dimensionless"]
+        report.issues += interface_issues(model, claims)
+        report.issues += provenance_issues(model, read_provenance(paths.parameters_path(model_id)))
+        report.issues += steady_state_issues(text, origin)
+    report.issues += annotation_issues(model, phenotypes)
+    return report
+
+
+def validate_file(path: Path, model_id: str | None = None) -> Report:
+    """Validate an SBML file."""
+    return validate_text(read_screened(Path(path)), str(path), model_id)
+
+
+def validate_model(model_id: str) -> Report:
+    """Validate a shipped model's SBML with every check, including interface and provenance."""
+    return validate_file(paths.sbml_path(model_id), model_id)

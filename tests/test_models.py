@@ -1,0 +1,36 @@
+"""Every claim of every paper model, one test each (``Model::claim``), plus per-model invariants."""
+
+from __future__ import annotations
+
+import pytest
+
+from bcsignal import paths
+from bcsignal.claims import ClaimResult, load_claims
+from bcsignal.validate import interface_vocabulary
+
+from .conftest import MODEL_IDS
+
+CLAIM_IDS = [f"{m}::{c.id}" for m in MODEL_IDS for c in load_claims(paths.claims_path(m)).claims]
+
+
+@pytest.mark.parametrize("claim_id", CLAIM_IDS)
+def test_claim_holds(claim_id: str, claim_results: dict[str, dict[str, ClaimResult]]) -> None:
+    model, claim = claim_id.split("::")
+    result = claim_results[model][claim]
+    detail = "; ".join(f"{r.readout}: {r.values} -> {r.observed:.4g} ({r.expected})" for r in result.readouts)
+    assert result.passed, detail
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_model_id_matches_file_and_paper(model_id: str) -> None:
+    claims = load_claims(paths.claims_path(model_id))
+    assert claims.model == model_id
+    assert paths.parameters_path(model_id).is_file()
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_interface_ids_are_in_the_shared_vocabulary(model_id: str) -> None:
+    vocab = interface_vocabulary()
+    claims = load_claims(paths.claims_path(model_id))
+    assert set(claims.knobs) <= set(vocab["knobs"])
+    assert set(claims.readouts) <= set(vocab["readouts"]) | {"IGF1R"}
