@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import bcsignal
-from bcsignal import cli, paths
+from bcsignal import cli
 
 from .conftest import MODEL_IDS
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_models_lists_every_source() -> None:
     assert bcsignal.models() == MODEL_IDS
-    assert MODEL_IDS == sorted(p.name.removesuffix(".ant") for p in (ROOT / "models").glob("*.ant"))
+    assert sorted(p.name.removesuffix(".ant") for p in (ROOT / "models").glob("*.ant")) == MODEL_IDS
 
 
 def test_sbml_path_points_into_sbml_folder() -> None:
