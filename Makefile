@@ -7,12 +7,18 @@ BCSIGNAL  := $(VENV)/bin/bcsignal
 STAMP     := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-# First interpreter that really runs and is >= 3.12: python3.14 ... python3 on PATH,
-# then pyenv's installed versions (its shims may be present but inactive).
-PYTHON ?= $(shell for c in python3.14 python3.13 python3.12 python3 \
-	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+# First interpreter that really runs and is >= 3.12, preferring 3.12 (the version every native
+# dependency ships wheels for): python3.12 on PATH, then pyenv's 3.12.x (its shims may be present
+# but inactive), then newer ones, then python3.
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+PYTHON_CANDIDATES := python3.12 $(sort $(wildcard $(PYENV_VERSIONS)/3.12*/bin/python3)) \
+	python3.13 $(sort $(wildcard $(PYENV_VERSIONS)/3.13*/bin/python3)) \
+	python3.14 $(sort $(wildcard $(PYENV_VERSIONS)/3.14*/bin/python3)) python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	  if $$c -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
-	    command -v $$c 2>/dev/null || echo $$c; break; fi; done)
+	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
+endif
 
 .PHONY: run test venv build validate check lint format clean
 
