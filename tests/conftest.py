@@ -8,7 +8,7 @@ import pytest
 
 from bcsignal import build, paths
 from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult, load_claims, run_claims
+from bcsignal.claims import ClaimResult, check_model
 from bcsignal.simulate import Simulator, new_simulator
 
 DATA = Path(__file__).parent / "data"
@@ -26,15 +26,13 @@ def built() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def claim_results() -> dict[str, dict[str, ClaimResult]]:
-    """Every shipped model's claims, simulated once per session: model -> claim id -> result."""
-    results: dict[str, dict[str, ClaimResult]] = {}
+def claim_results() -> dict[str, ClaimResult]:
+    """Every shipped model's claims, simulated once per session: test id -> result."""
+    results: dict[str, ClaimResult] = {}
     for mid in MODEL_IDS:
         path = paths.sbml_path(mid)
         sim = new_simulator(path.read_text(encoding="utf-8"), name=mid, origin=path)
-        results[mid] = {
-            r.claim.id: r for r in run_claims(load_claims(paths.claims_path(mid)), sim, model=mid)
-        }
+        results.update({r.test_id: r for r in check_model(mid, sim)})
     return results
 
 

@@ -5,19 +5,30 @@ from __future__ import annotations
 import pytest
 
 from bcsignal import paths
-from bcsignal.claims import ClaimResult, load_claims
+from bcsignal.claims import ClaimResult, load_claims, suites
 from bcsignal.validate import interface_vocabulary
 
 from .conftest import MODEL_IDS
 
-CLAIM_IDS = [f"{m}::{c.id}" for m in MODEL_IDS for c in load_claims(paths.claims_path(m)).claims]
+
+def _claim_ids(model_id: str) -> list[str]:
+    own = load_claims(paths.claims_path(model_id))
+    return [
+        f"{model_id}::{c.id}" if suite is own else f"{model_id}::{suite.model}::{c.id}"
+        for suite in suites(own)
+        for c in suite.claims
+    ]
+
+
+CLAIM_IDS = [cid for m in MODEL_IDS for cid in _claim_ids(m)]
 
 
 @pytest.mark.parametrize("claim_id", CLAIM_IDS)
-def test_claim_holds(claim_id: str, claim_results: dict[str, dict[str, ClaimResult]]) -> None:
-    model, claim = claim_id.split("::")
-    result = claim_results[model][claim]
+def test_claim_holds(claim_id: str, claim_results: dict[str, ClaimResult]) -> None:
+    result = claim_results[claim_id]
     detail = "; ".join(f"{r.readout}: {r.values} -> {r.observed:.4g} ({r.expected})" for r in result.readouts)
+    if result.excused:
+        pytest.xfail(f"composite exception: {result.claim.composite_exception}")
     assert result.passed, detail
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import roadrunner
 
 from bcsignal import paths
-from bcsignal.claims import ClaimResult, load_claims, run_claims
+from bcsignal.claims import ClaimResult, check_model
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import load_sbml_file, new_simulator
 
@@ -31,7 +31,7 @@ def load(model_id: str) -> roadrunner.RoadRunner:
 
 
 def check(model_id: str) -> list[ClaimResult]:
-    """Simulate a shipped model's claims and return one result per claim."""
+    """Simulate a shipped model's claims (a composite: its papers' claims too); one result per claim."""
     path = paths.sbml_path(model_id)
     sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
-    return run_claims(load_claims(paths.claims_path(model_id)), sim, model=model_id)
+    return check_model(model_id, sim)

@@ -132,11 +132,16 @@ def citation_text(paper: Mapping[str, Any]) -> str:
 
 def annotate_model(
     doc: libsbml.SBMLDocument,
-    paper: Mapping[str, Any],
+    papers: list[Mapping[str, Any]],
     curation: Mapping[str, Any],
     provenance: Mapping[str, Provenance],
+    *,
+    title: str | None = None,
 ) -> None:
-    """Add the citation, creators, fixed dates, taxon, model notes and parameter provenance notes."""
+    """Add the citations, creators, fixed dates, taxa, model notes and parameter provenance notes.
+
+    A paper model has one paper; a composite lists the papers of its submodels.
+    """
     model = doc.getModel()
     if not model.isSetMetaId():
         _check(model.setMetaId(f"meta_{model.getId()}"), "setting the model metaid")
@@ -150,13 +155,12 @@ def annotate_model(
         )
     ]
     model.unsetCVTerms()
-    refs = [PUBMED_URI.format(paper["pubmed"]), DOI_URI.format(paper["doi"])]
-    _check(
-        model.addCVTerm(_cv(libsbml.MODEL_QUALIFIER, libsbml.BQM_IS_DESCRIBED_BY, refs)),
-        "adding the citation",
-    )
-    if paper.get("taxon"):
-        taxon = _cv(libsbml.BIOLOGICAL_QUALIFIER, libsbml.BQB_HAS_TAXON, [TAXON_URI.format(paper["taxon"])])
+    refs = [uri for p in papers for uri in (PUBMED_URI.format(p["pubmed"]), DOI_URI.format(p["doi"]))]
+    described = _cv(libsbml.MODEL_QUALIFIER, libsbml.BQM_IS_DESCRIBED_BY, refs)
+    _check(model.addCVTerm(described), "adding the citation")
+    taxa = sorted({TAXON_URI.format(p["taxon"]) for p in papers if p.get("taxon")})
+    if taxa:
+        taxon = _cv(libsbml.BIOLOGICAL_QUALIFIER, libsbml.BQB_HAS_TAXON, taxa)
         _check(model.addCVTerm(taxon), "adding the taxon")
     for term in kept:
         _check(model.addCVTerm(term), "keeping a model annotation")
@@ -176,14 +180,16 @@ def annotate_model(
     _check(history.setModifiedDate(date), "setting the modified date")
     _check(model.setModelHistory(history), "setting the model history")
 
+    title = title or papers[0]["title"]
     if not model.isSetName():
-        model.setName(paper["title"])
-    paragraphs = [f"{model.getId()}: {paper['title']}"]
+        model.setName(title)
+    paragraphs = [f"{model.getId()}: {title}"]
     if curation.get("description"):
         paragraphs.append(str(curation["description"]))
-    paragraphs.append("Described by: " + citation_text(paper))
-    for rel in paper.get("related", []):
-        paragraphs.append(f"{rel.get('role', 'Related')}: {rel['citation']}")
+    for paper in papers:
+        paragraphs.append("Described by: " + citation_text(paper))
+        for rel in paper.get("related", []):
+            paragraphs.append(f"{rel.get('role', 'Related')}: {rel['citation']}")
     paragraphs.append(
         "Encoded by the bcsignal project. Time in minutes, concentrations in nM, phenotype scores "
         "dimensionless in [0, 1]. Every claim of the paper that the model encodes is checked by machine; "

@@ -40,36 +40,86 @@ def _clean(message: str) -> str:
     return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
 
 
-def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDocument:
-    """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol."""
+@dataclass
+class Built:
+    """What one Antimony source gives: the flat SBML, and the comp SBML when it has submodels."""
+
+    flat: libsbml.SBMLDocument
+    comp: libsbml.SBMLDocument | None = None
+
+
+def load_antimony(source: Path) -> Built:
+    """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol.
+
+    A source whose main model instantiates submodels also gives a self-contained comp document; its
+    flat copy comes from libsbml's CompFlatteningConverter (ids ``instance__element``).
+    """
     antimony.clearPreviousLoads()
     antimony.setWriteSBMLTimestamp(False)
     code = antimony.loadAntimonyFile(str(source))
     if code < 0:
         message = antimony.getLastError() or "Antimony could not load the file"
         raise BcsignalError(_clean(message), file=source, line=_antimony_line(message), tool="antimony")
-    module = module or antimony.getMainModuleName()
-    warnings = (antimony.getWarnings() or "").strip()
-    if warnings:
-        raise BcsignalError(_clean(warnings), file=source, line=_antimony_line(warnings), tool="antimony")
-    unknown = list(antimony.getSymbolNamesOfType(module, _ANTIMONY_UNKNOWN) or [])
-    if unknown:
+    try:
+        modules = list(antimony.getModuleNames())
+        # the model named like the file is the main one (model id == file stem), else Antimony's choice
+        module = source.stem if source.stem in modules else antimony.getMainModuleName()
+        warnings = (antimony.getWarnings() or "").strip()
+        if warnings:
+            raise BcsignalError(_clean(warnings), file=source, line=_antimony_line(warnings), tool="antimony")
+        for name in modules:
+            unknown = list(antimony.getSymbolNamesOfType(name, _ANTIMONY_UNKNOWN) or [])
+            if unknown:
+                raise BcsignalError(
+                    f"symbols used but never declared in {name} (Antimony would invent them): "
+                    + ", ".join(sorted(unknown)),
+                    file=source,
+                    tool="antimony",
+                )
+        sbml_warnings = _clean(antimony.getSBMLWarnings() or "")
+        if sbml_warnings:
+            raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
+        comp_text = antimony.getCompSBMLString(module)
+    finally:
+        antimony.clearPreviousLoads()
+    comp = _read(comp_text, source)
+    plugin = comp.getModel().getPlugin("comp")
+    if plugin is None or plugin.getNumSubmodels() == 0:
+        flat = _strip_comp(comp, source)
+        _reject_valueless(flat, source)
+        return Built(flat=flat)
+    flat = _read(comp_text, source)
+    props = libsbml.ConversionProperties()
+    props.addOption("flatten comp", True)
+    props.addOption("leave_ports", False)
+    if flat.convert(props) != libsbml.LIBSBML_OPERATION_SUCCESS:
         raise BcsignalError(
-            f"symbols used but never declared (Antimony would invent them): {', '.join(sorted(unknown))}",
-            file=source,
-            tool="antimony",
+            _clean(flat.getErrorLog().toString()), file=source, tool="libsbml comp flattening"
         )
-    sbml_warnings = (antimony.getSBMLWarnings() or "").strip()
-    if sbml_warnings:
-        raise BcsignalError(_clean(sbml_warnings), file=source, tool="antimony/libsbml")
-    text = antimony.getSBMLString(module)
-    antimony.clearPreviousLoads()
+    _reject_valueless(flat, source)
+    return Built(flat=flat, comp=comp)
+
+
+def antimony_to_sbml(source: Path) -> libsbml.SBMLDocument:
+    """Load an Antimony file and return its (flat) SBML; see `load_antimony`."""
+    return load_antimony(source).flat
+
+
+def _read(text: str, source: Path) -> libsbml.SBMLDocument:
     doc = libsbml.readSBMLFromString(text)
     if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
         raise BcsignalError(_clean(doc.getErrorLog().toString()), file=source, tool="libsbml")
     if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
         raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
-    _reject_valueless(doc, source)
+    return doc
+
+
+def _strip_comp(doc: libsbml.SBMLDocument, source: Path) -> libsbml.SBMLDocument:
+    """Return a plain core document for a model without submodels (Antimony's comp output minus comp)."""
+    if doc.isPackageEnabled("comp"):
+        text = libsbml.writeSBMLToString(doc)
+        doc = _read(text, source)
+        doc.enablePackage(libsbml.CompExtension.getXmlnsL3V1V1(), "comp", False)
     return doc
 
 
@@ -107,21 +157,37 @@ def write_sbml_string(doc: libsbml.SBMLDocument) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def build_model(model_id: str) -> str:
-    """Build one paper model from its Antimony source, claims file and provenance table."""
+def build_model(model_id: str) -> dict[str, str]:
+    """Build one model from its Antimony source, claims file and provenance table.
+
+    Returns file name -> SBML text: ``<id>.xml`` (flat), plus ``<id>_comp.xml`` for a composite.
+    """
     source = paths.ant_path(model_id)
     claims = load_claims(paths.claims_path(model_id))
     if claims.model != model_id:
         raise BcsignalError(
             f"claims file names model {claims.model!r}, expected {model_id!r}", file=claims.path
         )
-    doc = antimony_to_sbml(source)
-    model_sid = doc.getModel().getId()
+    built = load_antimony(source)
+    model_sid = built.flat.getModel().getId()
     if model_sid != model_id:
         raise BcsignalError(f"the main model is {model_sid!r}; it must be named {model_id!r}", file=source)
     provenance = read_provenance(paths.parameters_path(model_id))
-    annotate_model(doc, claims.paper, claims.curation, provenance)
-    return write_sbml_string(doc)
+    title: str | None = None
+    if claims.paper is not None:
+        papers = [claims.paper]
+    else:
+        composite = claims.composite or {}
+        subs = [load_claims(paths.claims_path(m)) for m in composite.get("submodels", [])]
+        papers = [s.paper for s in subs if s.paper is not None]
+        title = composite.get("title")
+    files = {}
+    for suffix, doc in (("", built.flat), ("_comp", built.comp)):
+        if doc is None:
+            continue
+        annotate_model(doc, papers, claims.curation, provenance, title=title)
+        files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
+    return files
 
 
 @dataclass
@@ -134,7 +200,10 @@ class BuildOutput:
 def build_all(model_ids: list[str] | None = None) -> BuildOutput:
     """Build every model (or the ones named) in memory."""
     ids = model_ids or paths.model_ids()
-    return BuildOutput(files={f"{mid}.xml": build_model(mid) for mid in ids})
+    files: dict[str, str] = {}
+    for mid in ids:
+        files.update(build_model(mid))
+    return BuildOutput(files=files)
 
 
 def write(output: BuildOutput, folder: Path) -> list[Path]:

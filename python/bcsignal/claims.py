@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from bcsignal import paths
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
 
@@ -65,6 +66,7 @@ class Claim:
     readouts: tuple[str, ...]
     spec: Mapping[str, Any]
     prediction: bool = False
+    composite_exception: str | None = None
 
     def experiments(self) -> list[str]:
         """Return the names of the experiments this claim needs, in order."""
@@ -81,7 +83,8 @@ class ClaimsFile:
 
     path: Path
     model: str
-    paper: Mapping[str, Any]
+    paper: Mapping[str, Any] | None
+    composite: Mapping[str, Any] | None
     curation: Mapping[str, Any]
     knobs: tuple[str, ...]
     readouts: tuple[str, ...]
@@ -220,10 +223,9 @@ def _build(
             source=c["source"],
             relation=c["relation"],
             readouts=tuple(c["readouts"]),
-            spec={
-                k: v for k, v in c.items() if k not in {"id", "statement", "source", "relation", "readouts"}
-            },
+            spec={k: v for k, v in c.items() if k not in _CLAIM_META},
             prediction=bool(c.get("prediction", False)),
+            composite_exception=c.get("composite_exception"),
         )
         for field_name in ("control", "perturbed", "condition", "conditions"):
             if field_name not in claim.spec:
@@ -239,13 +241,17 @@ def _build(
     return ClaimsFile(
         path=Path(origin),
         model=data["model"],
-        paper=data["paper"],
+        paper=data.get("paper"),
+        composite=data.get("composite"),
         curation=data["curation"],
         knobs=knobs,
         readouts=readouts,
         experiments=experiments,
         claims=tuple(claims),
     )
+
+
+_CLAIM_META = {"id", "statement", "source", "relation", "readouts", "prediction", "composite_exception"}
 
 
 def _time_problem(claim: Claim, experiments: Mapping[str, Experiment]) -> str | None:
@@ -299,11 +305,18 @@ class ClaimResult:
     model: str
     claim: Claim
     readouts: list[ReadoutResult] = field(default_factory=list)
+    suite: str | None = None
+    excused: bool = False
 
     @property
     def passed(self) -> bool:
         """Return whether the claim holds for every readout."""
         return all(r.passed for r in self.readouts)
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the claim holds or is excused (a documented composite exception)."""
+        return self.passed or self.excused
 
     @property
     def margin(self) -> float:
@@ -312,14 +325,20 @@ class ClaimResult:
 
     @property
     def test_id(self) -> str:
-        """Return the id used in tests and reports: ``model::claim``."""
+        """Return the id used in tests and reports: ``model::claim`` or ``model::paper::claim``."""
+        if self.suite and self.suite != self.model:
+            return f"{self.model}::{self.suite}::{self.claim.id}"
         return f"{self.model}::{self.claim.id}"
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready summary."""
         return {
             "id": self.claim.id,
+            "test_id": self.test_id,
             "model": self.model,
+            "suite": self.suite or self.model,
+            "excused": self.excused,
+            "composite_exception": self.claim.composite_exception,
             "statement": self.claim.statement,
             "source": self.claim.source,
             "relation": self.claim.relation,
@@ -453,9 +472,22 @@ def _ordering(claim: Claim, readout: str, trajs: Mapping[str, Trajectory]) -> Re
     return ReadoutResult(readout, values, min(ratios), expected, min(margins))
 
 
-def evaluate(claim: Claim, trajs: Mapping[str, Trajectory], model: str) -> ClaimResult:
-    """Evaluate one claim on the trajectories of its experiments."""
-    result = ClaimResult(model=model, claim=claim)
+def evaluate(
+    claim: Claim,
+    trajs: Mapping[str, Trajectory],
+    model: str,
+    *,
+    suite: str | None = None,
+    excuse: bool = False,
+) -> ClaimResult:
+    """Evaluate one claim on the trajectories of its experiments.
+
+    With ``excuse``, a claim that carries a ``composite_exception`` is marked excused: it is reported
+    but does not count as a failure (used when a paper's claims run against the composite).
+    """
+    result = ClaimResult(
+        model=model, claim=claim, suite=suite, excused=excuse and claim.composite_exception is not None
+    )
     for readout in claim.readouts:
         if claim.relation in {"transient", "sustained"}:
             result.readouts.append(_time_course(claim, readout, trajs))
@@ -479,8 +511,14 @@ def observation_times(claim: Claim) -> list[float]:
     return times
 
 
-def run_claims(claims: ClaimsFile, sim: Simulator, *, model: str | None = None) -> list[ClaimResult]:
-    """Simulate every experiment once and evaluate every claim of a claims file."""
+def run_claims(
+    claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
+) -> list[ClaimResult]:
+    """Simulate every experiment once and evaluate every claim of a claims file.
+
+    ``model`` names the model simulated (default: the claims file's own); when it differs, the results
+    carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
+    """
     needed: dict[str, set[str]] = {}
     observe: dict[str, set[float]] = {}
     for claim in claims.claims:
@@ -497,4 +535,20 @@ def run_claims(claims: ClaimsFile, sim: Simulator, *, model: str | None = None) 
             raise BcsignalError(
                 exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {name}"
             ) from exc
-    return [evaluate(c, trajs, model or claims.model) for c in claims.claims]
+    target = model or claims.model
+    return [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]
+
+
+def suites(claims: ClaimsFile) -> list[ClaimsFile]:
+    """Return the claims files to check against a model: its submodels' (for a composite), then its own."""
+    files = [load_claims(paths.claims_path(sub)) for sub in (claims.composite or {}).get("submodels", [])]
+    return [*files, claims]
+
+
+def check_model(model_id: str, sim: Simulator) -> list[ClaimResult]:
+    """Evaluate every claim that applies to a registry model: a composite runs its papers' claims too."""
+    own = load_claims(paths.claims_path(model_id))
+    results: list[ClaimResult] = []
+    for suite in suites(own):
+        results += run_claims(suite, sim, model=model_id, excuse=suite is not own)
+    return results
