@@ -20,8 +20,10 @@ from .conftest import MODEL_IDS
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_shipped_sbml_has_zero_errors_and_zero_warnings(model_id: str) -> None:
-    report = validate_model(model_id)
-    assert [str(i) for i in report.issues] == []
+    reports = validate_model(model_id)
+    assert reports
+    for report in reports:
+        assert [str(i) for i in report.issues] == [], report.file
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)

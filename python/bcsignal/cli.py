@@ -1,4 +1,4 @@
-"""The `bcsignal` command line: build, validate, check, steady-state and models."""
+"""The `bcsignal` command line: build, validate, check, steady-state, merge-map and models."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bcsignal import build, paths
+from bcsignal import build, compose, paths
 from bcsignal.claims import ClaimResult, check_model
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
+from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
-from bcsignal.validate import Report, validate_file, validate_model
+from bcsignal.validate import Report, read_document, validate_file, validate_model
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
@@ -67,7 +68,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             path = Path(f)
             reports.append(validate_file(path, by_path.get(path.resolve())))
     else:
-        reports = [validate_model(m) for m in paths.model_ids()]
+        reports = [r for m in paths.model_ids() for r in validate_model(m)]
     for report in reports:
         _print_report(report, args.strict)
     return 0 if all(r.ok(args.strict) for r in reports) else EXIT_FAILED
@@ -124,6 +125,29 @@ def cmd_steady_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge_map(args: argparse.Namespace) -> int:
+    """Print a composite's merge map: each submodel element replaced, shared or deleted, and why."""
+    composites = [m for m in paths.model_ids() if (paths.sbml_dir() / f"{m}_comp.xml").is_file()]
+    if args.model:
+        (mid,) = _models([args.model])
+    elif composites:
+        mid = composites[0]
+    else:
+        raise BcsignalError("there is no composite model")
+    comp_file = paths.sbml_dir() / f"{mid}_comp.xml"
+    if not comp_file.is_file():
+        raise BcsignalError(f"{mid} is not a composite model (no {comp_file.name})")
+    doc = read_document(read_screened(comp_file), str(comp_file))
+    rows = compose.merge_map_rows(mid, doc)
+    problems = compose.merge_map_problems(doc, compose.load_merge_map(compose.merge_map_path(mid)))
+    width = max(len(r["element"]) for r in rows) if rows else 10
+    for r in rows:
+        print(f"{r['element']:<{width}}  {r['model']:<31} {r['action']:<8} -> {r['became']:<22} {r['why']}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else 0
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     """List the model ids."""
     print("\n".join(paths.model_ids()))
@@ -153,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)
+    mm = sub.add_parser("merge-map", help="show a composite's merge map")
+    mm.add_argument("model", nargs="?", help="composite model id (default: the first composite)")
+    mm.set_defaults(func=cmd_merge_map)
     m = sub.add_parser("models", help="list the model ids")
     m.set_defaults(func=cmd_models)
     return p
