@@ -116,12 +116,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_steady_state(args: argparse.Namespace) -> int:
-    """Print the unperturbed steady state of a model as Antimony lines to paste as initial values."""
+    """Print the unperturbed steady state of a model as Antimony lines to paste as initial values.
+
+    For a composite, flattened ids ``instance__x`` are printed as Antimony's ``instance.x``.
+    """
     (mid,) = _models([args.model])
     source = paths.ant_path(mid)
-    doc = build.antimony_to_sbml(source)
-    sim = new_simulator(build.write_sbml_string(doc), name=mid, origin=source)
-    print("\n".join(steady_state_lines(sim)))
+    built = build.load_antimony(source)
+    sim = new_simulator(build.write_sbml_string(built.flat), name=mid, origin=source)
+    lines = steady_state_lines(sim)
+    if built.comp is not None:
+        lines = [line.replace("__", ".", 1) for line in lines]
+    print("\n".join(lines))
     return 0
 
 
