@@ -36,8 +36,6 @@ SPECIES_IDENTITY = re.compile(r"^https?://identifiers\.org/(uniprot/|chebi/CHEBI
 GO_TERM = re.compile(r"^https?://identifiers\.org/(GO:|go/GO:)\d{7}$")
 #: URI pattern of a PSI-MOD term (protein modification).
 PSIMOD_TERM = re.compile(r"^https?://identifiers\.org/(psimod/)?MOD:\d{5}$")
-#: Species ids of phosphorylated forms: p + the protein name (pSTAT3, pp38, pJAK, ...).
-PHOSPHO_ID = re.compile(r"^p(?:[A-Z0-9]|p38)")
 #: SBO term of a non-covalent complex (species identified by hasPart).
 SBO_COMPLEX = 253
 
@@ -191,6 +189,20 @@ def sanity_issues(model: libsbml.Model) -> list[Issue]:
     return issues
 
 
+def _is_phospho_form(model: libsbml.Model, species: libsbml.Species) -> bool:
+    """Return whether a species is a phosphorylated form.
+
+    By convention its id is ``p`` + the unmodified form's id: pSTAT3/STAT3, pp38/p38, and
+    pIGF1R/IGF1R_free where the bare name is the total protein readout.
+    """
+    sid = species.getId()
+    base = sid[1:]
+    if not sid.startswith("p") or not base:
+        return False
+    known = model.getSpecies(base) is not None or model.getParameter(base) is not None
+    return known or model.getSpecies(f"{base}_free") is not None
+
+
 def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> list[Issue]:
     """Check BioModels-grade annotation coverage; every gap is an error."""
     issues = []
@@ -216,7 +228,7 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
         parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if SPECIES_IDENTITY.match(u)]
         if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
             gap(f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)")
-        if PHOSPHO_ID.match(sid):
+        if _is_phospho_form(model, s):
             mods = [u for u in _resources(s, libsbml.BQB_HAS_VERSION) if PSIMOD_TERM.match(u)]
             if not mods:
                 gap(f"species {sid}: phosphorylated form without bqbiol:hasVersion PSI-MOD term")
