@@ -179,6 +179,8 @@ class Simulator:
         self._overrides: dict[str, float] = {}
         self._partition: ValuesKey = ()
         self._cache: dict[ValuesKey, dict[ValuesKey, State]] = {}
+        #: Whether pre-equilibrated states are cached (False: every experiment computes its own).
+        self.caching = True
         #: Pre-equilibrations answered from the cache.
         self.cache_hits = 0
         #: Protocols run (experiments simulated).
@@ -299,7 +301,7 @@ class Simulator:
     def preequilibrate(self, knobs: Mapping[str, float]) -> None:
         """Bring the model to the steady state of the given knob settings (cached)."""
         key = values_key(knobs)
-        cache = self._cache.setdefault(self._partition, {})
+        cache = self._cache.setdefault(self._partition, {}) if self.caching else {}
         if key in cache:
             self.cache_hits += 1
             self._restore_initial(knobs)
