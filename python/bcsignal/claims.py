@@ -514,13 +514,22 @@ def observation_times(claim: Claim) -> list[float]:
     return times
 
 
-def run_claims(
-    claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
-) -> list[ClaimResult]:
-    """Simulate every experiment once and evaluate every claim of a claims file.
+@dataclass(frozen=True)
+class PlannedExperiment:
+    """One experiment as the claims need it: the readouts to select, the times to observe, the grid."""
 
-    ``model`` names the model simulated (default: the claims file's own); when it differs, the results
-    carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
+    name: str
+    protocol: Protocol
+    readouts: list[str]
+    observe: list[float]
+    dense: bool
+
+
+def experiment_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
+    """Return the experiments the claims use (in file order), each with only what its claims read.
+
+    An experiment is sampled densely only when a time-course claim (transient, sustained) reads it;
+    the others are integrated to their observation times and their end.
     """
     needed: dict[str, set[str]] = {}
     observe: dict[str, set[float]] = {}
@@ -531,20 +540,30 @@ def run_claims(
             observe.setdefault(name, set()).update(observation_times(claim))
             if claim.relation in TIME_COURSE_RELATIONS:
                 dense.add(name)
+    return [
+        PlannedExperiment(
+            name, experiment.protocol, sorted(needed[name]), sorted(observe[name]), name in dense
+        )
+        for name, experiment in claims.experiments.items()
+        if name in needed
+    ]
+
+
+def run_claims(
+    claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
+) -> list[ClaimResult]:
+    """Simulate every experiment once and evaluate every claim of a claims file.
+
+    ``model`` names the model simulated (default: the claims file's own); when it differs, the results
+    carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
+    """
     trajs: dict[str, Trajectory] = {}
-    for name in claims.experiments:
-        if name not in needed:
-            continue
+    for plan in experiment_plan(claims):
         try:
-            trajs[name] = sim.run(
-                claims.experiments[name].protocol,
-                sorted(needed[name]),
-                observe[name],
-                dense=name in dense,
-            )
+            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=plan.dense)
         except BcsignalError as exc:
             raise BcsignalError(
-                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {name}"
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
             ) from exc
     target = model or claims.model
     return [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]

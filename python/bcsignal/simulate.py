@@ -134,6 +134,17 @@ class Protocol:
         return sum(p.duration for p in self.phases)
 
 
+def phase_grid(start: float, duration: float, observe: Iterable[float], *, dense: bool) -> np.ndarray:
+    """Return the output times of a phase, in protocol time.
+
+    They are the phase's start and end, the observation times inside it and, with ``dense``,
+    POINTS_PER_PHASE evenly spaced points.
+    """
+    grid = np.linspace(start, start + duration, POINTS_PER_PHASE if dense else 2)
+    inside = [float(t) for t in observe if start < t < start + duration]
+    return np.unique(np.concatenate([grid, inside]))
+
+
 def _selection(rr: roadrunner.RoadRunner, symbol: str) -> str:
     if symbol in rr.model.getFloatingSpeciesIds() or symbol in rr.model.getBoundarySpeciesIds():
         return f"[{symbol}]"
@@ -344,16 +355,12 @@ class Simulator:
         self.preequilibrate(knobs)
         selections = ["time", *(_selection(self.rr, r) for r in readouts)]
         start = float(self.rr.model.getTime())
-        extra = sorted(set(float(t) for t in observe))
-        points = POINTS_PER_PHASE if dense else 2
         elapsed = 0.0
         chunks: list[np.ndarray] = []
         for phase in protocol.phases:
             knobs.update(phase.set)
             self._apply(knobs)
-            grid = np.linspace(elapsed, elapsed + phase.duration, points)
-            inside = [t for t in extra if elapsed < t < elapsed + phase.duration]
-            grid = np.unique(np.concatenate([grid, inside]))
+            grid = phase_grid(elapsed, phase.duration, observe, dense=dense)
             try:
                 out = self.rr.simulate(times=list(start + grid), selections=selections)
             except Exception as exc:
