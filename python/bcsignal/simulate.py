@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
@@ -134,21 +135,20 @@ class Protocol:
         return sum(p.duration for p in self.phases)
 
 
-def phase_grid(start: float, duration: float, observe: Iterable[float], *, dense: bool) -> np.ndarray:
+def phase_grid(start: float, duration: float, observe: Iterable[float], *, dense: bool) -> tuple[float, ...]:
     """Return the output times of a phase, in protocol time.
 
     They are the phase's start and end, the observation times inside it and, with ``dense``,
     POINTS_PER_PHASE evenly spaced points.
     """
+    inside = tuple(sorted({float(t) for t in observe if start < t < start + duration}))
+    return _grid(float(start), float(duration), inside, dense)
+
+
+@lru_cache(maxsize=1024)
+def _grid(start: float, duration: float, inside: tuple[float, ...], dense: bool) -> tuple[float, ...]:
     grid = np.linspace(start, start + duration, POINTS_PER_PHASE if dense else 2)
-    inside = [float(t) for t in observe if start < t < start + duration]
-    return np.unique(np.concatenate([grid, inside]))
-
-
-def _selection(rr: roadrunner.RoadRunner, symbol: str) -> str:
-    if symbol in rr.model.getFloatingSpeciesIds() or symbol in rr.model.getBoundarySpeciesIds():
-        return f"[{symbol}]"
-    return symbol
+    return tuple(np.unique(np.concatenate([grid, inside])).tolist())
 
 
 #: A set of parameter or knob values as a hashable key: sorted (id, value) pairs.
@@ -180,6 +180,8 @@ class Simulator:
         self.parameter_ids: list[str] = list(model.getGlobalParameterIds())
         self._nominal = {pid: float(rr[pid]) for pid in self.parameter_ids}
         self._rate_rule_ids: list[str] = list(model.getRateRuleSymbols())
+        species = set(model.getFloatingSpeciesIds()) | set(model.getBoundarySpeciesIds())
+        self._species = frozenset(species)
         settable = set(self.parameter_ids) - set(self._rate_rule_ids) - set(rr.getAssignmentRuleIds())
         #: Parameters the simulator sets before each experiment (not defined by a rule), in model order.
         self.settable_ids: list[str] = [pid for pid in self.parameter_ids if pid in settable]
@@ -231,6 +233,11 @@ class Simulator:
         for partition in list(self._cache):
             if partition not in ((), self._partition):
                 del self._cache[partition]
+
+    def preequilibrated_time(self, knobs: Mapping[str, float]) -> float | None:
+        """Return how long (minutes) the cached pre-equilibration of these knobs integrated, or None."""
+        state = self._cache.get(self._partition, {}).get(values_key(knobs))
+        return None if state is None else state[0]
 
     def clear_cache(self) -> None:
         """Forget every pre-equilibrated state (the next experiments compute them again)."""
@@ -353,16 +360,18 @@ class Simulator:
         self.runs += 1
         knobs = dict(protocol.preequilibration)
         self.preequilibrate(knobs)
-        selections = ["time", *(_selection(self.rr, r) for r in readouts)]
+        observed = tuple(observe)
+
+        selections = ["time", *(f"[{r}]" if r in self._species else r for r in readouts)]
         start = float(self.rr.model.getTime())
         elapsed = 0.0
         chunks: list[np.ndarray] = []
         for phase in protocol.phases:
             knobs.update(phase.set)
             self._apply(knobs)
-            grid = phase_grid(elapsed, phase.duration, observe, dense=dense)
+            grid = phase_grid(elapsed, phase.duration, observed, dense=dense)
             try:
-                out = self.rr.simulate(times=list(start + grid), selections=selections)
+                out = self.rr.simulate(times=[start + t for t in grid], selections=selections)
             except Exception as exc:
                 raise BcsignalError(
                     f"CVODE failed in phase starting at t={elapsed:g} min: {exc}",
