@@ -105,16 +105,24 @@ def cold_suite(backend: str) -> dict[str, Any]:
     }
 
 
-def timed(work: Callable[[], object], inner: int = INNER) -> float:
-    """Return the median over REPEATS of the mean time of `inner` calls (after one warm-up call)."""
-    work()
-    times = []
+def timed(works: Mapping[str, Callable[[], object]], inner: int = INNER) -> dict[str, dict[str, float]]:
+    """Time several pieces of work, interleaved so that they meet the same machine load.
+
+    Each is called once to warm up, then REPEATS times `inner` calls; returns per piece the median
+    mean wall time and the median mean CPU time of this process (less sensitive to other load).
+    """
+    for work in works.values():
+        work()
+    walls: dict[str, list[float]] = {k: [] for k in works}
+    cpus: dict[str, list[float]] = {k: [] for k in works}
     for _ in range(REPEATS):
-        began = time.perf_counter()
-        for _ in range(inner):
-            work()
-        times.append((time.perf_counter() - began) / inner)
-    return median(times)
+        for key, work in works.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(inner):
+                work()
+            walls[key].append((time.perf_counter() - wall) / inner)
+            cpus[key].append((time.process_time() - cpu) / inner)
+    return {k: {"wall": median(walls[k]), "cpu": median(cpus[k])} for k in works}
 
 
 # -- 2. the same experiments through COPASI --------------------------------------------------------
@@ -419,48 +427,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     cold = cold_suite("lljit")
     cold_mcjit = cold_suite("mcjit")
 
-    log("1/4 claim suite, warm; 3/4 bare libroadrunner ...")
+    log("1-3/4 claim suite warm, bare libroadrunner and COPASI (interleaved) ...")
     suites_ = {m: load_suite(m) for m in ids}
     rows_models = []
+    copasi: dict[str, dict[str, float]] = {}
     for m, s in suites_.items():
         pre = s.pre_times()
-        claims_warm = timed(lambda s=s: (s.sim.clear_cache(), check_suites(s.model, s.files, s.sim)))
-        engine_warm = timed(s.engine_run)
-        bare = timed(lambda s=s, pre=pre: bare_suite(s.sim, s.plans, pre))
         blob = pickle.dumps(s.sim.rr)
-        unpickle = timed(lambda blob=blob: pickle.loads(blob), inner=3)
-        rows_models.append(
-            {
-                "model": m,
-                "experiments": len(s.plans),
-                "claims_warm": claims_warm,
-                "engine_warm": engine_warm,
-                "bare": bare,
-                "unpickle": unpickle,
-                "pre": pre,
-            }
-        )
-
-    log("2/4 COPASI ...")
-    copasi: dict[str, dict[str, float]] = {}
-    for row in rows_models:
-        s = suites_[row["model"]]
-        pre = row["pre"]
         imports = []
         for _ in range(REPEATS):
             began = time.perf_counter()
             CopasiRunner(s.sbml).close()
             imports.append(time.perf_counter() - began)
         runner = CopasiRunner(s.sbml)
-        ours = s.engine_run()
-        theirs = copasi_run(s, runner, pre)
-        warm = timed(lambda s=s, runner=runner, pre=pre: copasi_run(s, runner, pre), inner=3)
+        agreement = relative_difference(s.engine_run(), copasi_run(s, runner, pre))
+        times = timed(
+            {
+                "claims": lambda s=s: (s.sim.clear_cache(), check_suites(s.model, s.files, s.sim)),
+                "engine": s.engine_run,
+                "bare": lambda s=s, pre=pre: bare_suite(s.sim, s.plans, pre),
+                "copasi": lambda s=s, runner=runner, pre=pre: copasi_run(s, runner, pre),
+            }
+        )
+        unpickle = timed({"unpickle": lambda blob=blob: pickle.loads(blob)}, inner=3)["unpickle"]["wall"]
         runner.close()
-        copasi[row["model"]] = {
+        copasi[m] = {
             "import": median(imports),
-            "warm": warm,
-            "agreement": relative_difference(ours, theirs),
+            "warm": times["copasi"]["cpu"],
+            "warm_wall": times["copasi"]["wall"],
+            "agreement": agreement,
         }
+        rows_models.append(
+            {
+                "model": m,
+                "experiments": len(s.plans),
+                "claims_warm": times["claims"]["cpu"],
+                "engine_warm": times["engine"]["cpu"],
+                "engine_wall": times["engine"]["wall"],
+                "bare": times["bare"]["cpu"],
+                "unpickle": unpickle,
+            }
+        )
 
     log("4/4 ensemble throughput (robustness samples) ...")
     studies = {m: robustness.study_for_model(m) for m in ids}
@@ -511,7 +518,9 @@ def report(
         "",
         f"Written by `make bench` (`benchmarks/bench.py`) on {started:%Y-%m-%d %H:%M} UTC "
         f"(took {(finished - started).total_seconds() / 60:.1f} min). Every time is the median of "
-        f"{REPEATS} repeats; warm suites time {INNER} back-to-back runs per repeat.",
+        f"{REPEATS} repeats; warm suites time {INNER} back-to-back runs per repeat, interleaved with the "
+        "code they are compared with, and are CPU times of the benchmarking process (wall times "
+        "follow the CPU times on an idle machine; CPU times stay meaningful on a loaded one).",
         "",
         "## Machine and versions",
         "",
@@ -532,7 +541,7 @@ def report(
         "pre-equilibration cache cleared (`check_suites`).",
         "",
         "| model | compile LLJIT/NONE (s) | compile MCJIT default (s) | claims cold (s) "
-        "| claims warm (s) | unpickle (s) |",
+        "| claims warm, CPU (s) | unpickle (s) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -562,16 +571,16 @@ def report(
         "python-copasi's deterministic time course; bcsignal's time is its Simulator on the same "
         "experiments (claims not evaluated). Agreement: largest relative difference of the end readouts.",
         "",
-        "| model | experiments | bcsignal warm (s) | COPASI warm (s) | COPASI / bcsignal "
-        "| bcsignal cold (s) | COPASI cold (s) | agreement |",
+        "| model | experiments | bcsignal warm, CPU (s) | COPASI warm, CPU (s) | COPASI / bcsignal "
+        "| bcsignal cold, wall (s) | COPASI cold, wall (s) | agreement |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = []
     for row in rows:
         m = row["model"]
         cp = copasi[m]
-        ours_cold = cold["models"][m]["compile"] + row["engine_warm"]
-        theirs_cold = cp["import"] + cp["warm"]
+        ours_cold = cold["models"][m]["compile"] + row["engine_wall"]
+        theirs_cold = cp["import"] + cp["warm_wall"]
         ratio = cp["warm"] / row["engine_warm"]
         ratios.append(ratio)
         lines.append(
@@ -594,7 +603,7 @@ def report(
         "Engine: `Simulator.run` (parameter reset, steady-state tests, cache, trajectory assembly). "
         "Claims: `check_suites` (the engine plus claim evaluation, claims files parsed beforehand).",
         "",
-        "| model | bare (s) | engine (s) | engine overhead | claims (s) | claims overhead |",
+        "| model | bare, CPU (s) | engine, CPU (s) | engine overhead | claims, CPU (s) | claims overhead |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     worst = 0.0

@@ -106,6 +106,22 @@ def test_spearman_matches_scipy() -> None:
     assert math.isnan(robustness.spearman_matrix(x, np.ones((50, 1)))[0, 0])
 
 
+def test_summary_of_infinite_margins_is_valid_json(fragile: Study) -> None:
+    inf = math.inf
+    table = robustness.Table(
+        index=np.arange(4),
+        values=np.array([fragile.values(i) for i in range(4)]),
+        margins=np.array([[inf, 1.0], [1.0, -inf], [inf, 2.0], [0.5, 0.1]]),
+        ok=np.ones(4, dtype=bool),
+    )
+    summary = robustness.summarise(fragile, table)
+    json.dumps(summary, allow_nan=False)
+    assert summary["claims"]["up"]["holds"]["count"] == 4
+    assert summary["claims"]["down"]["holds"]["count"] == 3
+    assert summary["all_claims_hold"]["count"] == 3
+    assert summary["claims"]["up"]["margin_quantiles"]["q95"] == "inf"
+
+
 # -- a run, its output and its failures ----------------------------------------------------
 def test_output_schema_and_failed_samples(fragile: Study, reference: Path) -> None:
     rows = _rows(reference)

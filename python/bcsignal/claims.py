@@ -549,6 +549,20 @@ def experiment_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
     ]
 
 
+_plans: dict[int, tuple[ClaimsFile, list[PlannedExperiment]]] = {}
+
+
+def _cached_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
+    """Return experiment_plan(claims), computed once per claims-file object (robustness reuses one)."""
+    cached = _plans.get(id(claims))
+    if cached is None or cached[0] is not claims:
+        if len(_plans) > 256:
+            _plans.clear()
+        cached = (claims, experiment_plan(claims))
+        _plans[id(claims)] = cached
+    return cached[1]
+
+
 def run_claims(
     claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
 ) -> list[ClaimResult]:
@@ -558,7 +572,7 @@ def run_claims(
     carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
     """
     trajs: dict[str, Trajectory] = {}
-    for plan in experiment_plan(claims):
+    for plan in _cached_plan(claims):
         try:
             trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=plan.dense)
         except BcsignalError as exc:

@@ -478,6 +478,11 @@ def _fraction(count: int, n: int) -> dict[str, Any]:
     }
 
 
+def _quantile(values: np.ndarray, p: float) -> float | str:
+    """Return a sample quantile (a value that occurs; margins may be infinite), JSON-ready."""
+    return json_number(round(float(np.quantile(values, p, method="inverted_cdf")), 6))
+
+
 def _failure_kinds(reasons: Sequence[str]) -> list[dict[str, Any]]:
     kinds = Counter(_NUMBER.sub("#", r) for r in reasons)
     examples: dict[str, str] = {}
@@ -515,7 +520,7 @@ def summarise(study: Study, table: Table, nominal: dict[str, float] | str | None
             "holds": _fraction(int(holds[:, j].sum()), n_ok),
             "excused": name in study.excused,
             "margin_quantiles": {
-                q: json_number(round(float(np.quantile(column, p)), 6)) if n_ok else None
+                q: _quantile(column, p) if n_ok else None
                 for q, p in (("q05", 0.05), ("median", 0.5), ("q95", 0.95))
             },
             "top_parameters": top,

@@ -176,7 +176,7 @@ class Simulator:
     def __init__(self, rr: roadrunner.RoadRunner, *, name: str = "model") -> None:
         self.rr = rr
         self.name = name
-        model = rr.model
+        model = self._model = rr.model  # one handle; the simulator never reloads rr
         self.parameter_ids: list[str] = list(model.getGlobalParameterIds())
         self._nominal = {pid: float(rr[pid]) for pid in self.parameter_ids}
         self._rate_rule_ids: list[str] = list(model.getRateRuleSymbols())
@@ -256,21 +256,21 @@ class Simulator:
             values = values.copy()
             for pid, value in knobs.items():
                 values[self._position[pid]] = value
-        self.rr.model.setGlobalParameterValues(self._index, values)
+        self._model.setGlobalParameterValues(self._index, values)
 
     def _restore_initial(self, knobs: Mapping[str, float]) -> None:
         self.rr.reset()
         self._apply(knobs)
-        self.rr.model.setTime(0.0)
+        self._model.setTime(0.0)
 
     def _state(self) -> State:
-        model = self.rr.model
+        model = self._model
         rates = [float(model.getValue(r)) for r in self._rate_rule_ids]
         return float(model.getTime()), np.array(model.getFloatingSpeciesConcentrations()), rates
 
     def _set_state(self, state: State) -> None:
         time, conc, rates = state
-        model = self.rr.model
+        model = self._model
         model.setFloatingSpeciesConcentrations(conc)
         for rid, value in zip(self._rate_rule_ids, rates, strict=True):
             model.setValue(rid, value)
@@ -278,7 +278,7 @@ class Simulator:
 
     def derivatives(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Return (state, d state/dt, ids) at the current point."""
-        model = self.rr.model
+        model = self._model
         ids = list(model.getFloatingSpeciesIds()) + self._rate_rule_ids
         x = np.concatenate(
             [
@@ -363,7 +363,7 @@ class Simulator:
         observed = tuple(observe)
 
         selections = ["time", *(f"[{r}]" if r in self._species else r for r in readouts)]
-        start = float(self.rr.model.getTime())
+        start = float(self._model.getTime())
         elapsed = 0.0
         chunks: list[np.ndarray] = []
         for phase in protocol.phases:
