@@ -479,22 +479,34 @@ def observation_times(claim: Claim) -> list[float]:
     return times
 
 
-def run_claims(claims: ClaimsFile, sim: Simulator, *, model: str | None = None) -> list[ClaimResult]:
-    """Simulate every experiment once and evaluate every claim of a claims file."""
+def claimed_experiments(claims: ClaimsFile) -> dict[str, tuple[list[str], list[float]]]:
+    """Return each experiment some claim uses (file order): the readouts and the times its claims read."""
     needed: dict[str, set[str]] = {}
     observe: dict[str, set[float]] = {}
     for claim in claims.claims:
         for name in claim.experiments():
             needed.setdefault(name, set()).update(claim.readouts)
             observe.setdefault(name, set()).update(observation_times(claim))
+    return {n: (sorted(needed[n]), sorted(observe[n])) for n in claims.experiments if n in needed}
+
+
+def simulate_experiments(
+    claims: ClaimsFile, sim: Simulator, extra_times: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, Trajectory]:
+    """Simulate every claimed experiment once; `extra_times` adds output times per experiment."""
     trajs: dict[str, Trajectory] = {}
-    for name in claims.experiments:
-        if name not in needed:
-            continue
+    for name, (readouts, observe) in claimed_experiments(claims).items():
+        extra = [*observe, *(extra_times or {}).get(name, ())]
         try:
-            trajs[name] = sim.run(claims.experiments[name].protocol, sorted(needed[name]), observe[name])
+            trajs[name] = sim.run(claims.experiments[name].protocol, readouts, extra)
         except BcsignalError as exc:
             raise BcsignalError(
                 exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {name}"
             ) from exc
+    return trajs
+
+
+def run_claims(claims: ClaimsFile, sim: Simulator, *, model: str | None = None) -> list[ClaimResult]:
+    """Simulate every experiment once and evaluate every claim of a claims file."""
+    trajs = simulate_experiments(claims, sim)
     return [evaluate(c, trajs, model or claims.model) for c in claims.claims]

@@ -1,4 +1,4 @@
-"""The `bcsignal` command line: build, validate, check, steady-state and models."""
+"""The `bcsignal` command line: build, validate, check, export, crosscheck, report, steady-state, models."""
 
 from __future__ import annotations
 
@@ -106,6 +106,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if passed == len(everything) else EXIT_FAILED
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one COMBINE/OMEX archive per model (SBML, SED-ML of every claimed experiment, metadata)."""
+    from bcsignal import exchange
+
+    folder = Path(args.out) if args.out else None
+    for path in exchange.export(_models(args.models), folder):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
+    from bcsignal import crosscheck
+
+    results = crosscheck.check(_models(args.models))
+    print("\n".join(crosscheck.table(results)))
+    print(crosscheck.summary(results))
+    if args.results:
+        payload = {"format": 1, "models": [r.to_json() for r in results]}
+        atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r.passed for r in results) else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the curation report (an offline static site) for every model or the ones named."""
+    from bcsignal import report
+
+    index = report.build_report(
+        _models(args.models), Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
+    )
+    print(f"wrote {index}")
+    return 0
+
+
 def cmd_steady_state(args: argparse.Namespace) -> int:
     """Print the unperturbed steady state of a model as Antimony lines to paste as initial values."""
     (mid,) = _models([args.model])
@@ -142,6 +176,19 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
+    e = sub.add_parser("export", help="write build/omex/<model>.omex (SBML + SED-ML + metadata)")
+    e.add_argument("models", nargs="*", help="model ids (default: all)")
+    e.add_argument("--out", metavar="DIR", help="folder for the archives (default: build/omex)")
+    e.set_defaults(func=cmd_export)
+    x = sub.add_parser("crosscheck", help="compare libroadrunner and COPASI on every claimed experiment")
+    x.add_argument("models", nargs="*", help="model ids (default: all)")
+    x.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
+    x.set_defaults(func=cmd_crosscheck)
+    r = sub.add_parser("report", help="write the curation report, build/report/index.html")
+    r.add_argument("models", nargs="*", help="model ids (default: all)")
+    r.add_argument("--out", metavar="DIR", help="folder for the site (default: build/report)")
+    r.add_argument("--no-crosscheck", action="store_true", help="leave out the COPASI comparison")
+    r.set_defaults(func=cmd_report)
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)

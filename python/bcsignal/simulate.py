@@ -234,6 +234,11 @@ class Simulator:
         self._cache[key] = state
         self._set_state(state)
 
+    def preequilibration_time(self, knobs: Mapping[str, float]) -> float:
+        """Return how long (minutes) pre-equilibration with these knobs integrates to reach steady state."""
+        self.preequilibrate(knobs)
+        return float(self.rr.model.getTime())
+
     def run(self, protocol: Protocol, readouts: Sequence[str], observe: Iterable[float] = ()) -> Trajectory:
         """Pre-equilibrate, run the phases and return the readouts; `observe` adds output times."""
         knobs = dict(protocol.preequilibration)
