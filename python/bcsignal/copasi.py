@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ RELATIVE_TOLERANCE = 1e-10
 ABSOLUTE_TOLERANCE = 1e-14
 #: LSODA step limit per output interval.
 MAXIMUM_NUM_STEPS = 1_000_000
+#: COPASI prefixes each message with its severity and a timestamp.
+_STAMP = re.compile(r">[A-Z_]+ [0-9T:.-]+< ")
 
 
 def _copasi() -> Any:
@@ -46,7 +49,7 @@ def drain_messages() -> CopasiMessages:
     warning_types = {queue.WARNING}
     while queue.size() > 0:
         message = queue.getFirstMessage()
-        text = " ".join(str(message.getText()).split())
+        text = _STAMP.sub("", " ".join(str(message.getText()).split()))
         if message.getType() in error_types:
             found.errors.append(text)
         elif message.getType() in warning_types:
