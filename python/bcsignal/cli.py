@@ -176,19 +176,37 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
-    e = sub.add_parser("export", help="write build/omex/<model>.omex (SBML + SED-ML + metadata)")
-    e.add_argument("models", nargs="*", help="model ids (default: all)")
-    e.add_argument("--out", metavar="DIR", help="folder for the archives (default: build/omex)")
-    e.set_defaults(func=cmd_export)
-    x = sub.add_parser("crosscheck", help="compare libroadrunner and COPASI on every claimed experiment")
-    x.add_argument("models", nargs="*", help="model ids (default: all)")
-    x.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
-    x.set_defaults(func=cmd_crosscheck)
-    r = sub.add_parser("report", help="write the curation report, build/report/index.html")
-    r.add_argument("models", nargs="*", help="model ids (default: all)")
-    r.add_argument("--out", metavar="DIR", help="folder for the site (default: build/report)")
-    r.add_argument("--no-crosscheck", action="store_true", help="leave out the COPASI comparison")
-    r.set_defaults(func=cmd_report)
+    for name, func, summary, option, option_help in (
+        (
+            "export",
+            cmd_export,
+            "write build/omex/<model>.omex (SBML + SED-ML + metadata)",
+            "--out",
+            "folder for the archives (default: build/omex)",
+        ),
+        (
+            "crosscheck",
+            cmd_crosscheck,
+            "compare libroadrunner and COPASI on every claimed experiment",
+            "--results",
+            "write machine-readable results (JSON)",
+        ),
+        (
+            "report",
+            cmd_report,
+            "write the curation report, build/report/index.html",
+            "--out",
+            "folder for the site (default: build/report)",
+        ),
+    ):
+        command = sub.add_parser(name, help=summary)
+        command.add_argument("models", nargs="*", help="model ids (default: all)")
+        command.add_argument(option, metavar="FILE" if option == "--results" else "DIR", help=option_help)
+        command.set_defaults(func=func)
+        if name == "report":
+            command.add_argument(
+                "--no-crosscheck", action="store_true", help="leave out the COPASI comparison"
+            )
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)
