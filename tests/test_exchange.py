@@ -137,6 +137,27 @@ def test_compare_catches_a_small_difference(
     assert bad.readout == readout and bad.relative == pytest.approx(3e-4, rel=1e-3)
 
 
+def test_sedml_check_reports_errors() -> None:
+    assert (
+        exchange.sedml_errors(
+            '<sedML xmlns="http://sed-ml.org/sed-ml/level1/version4" level="1" version="4"/>'
+        )
+        == []
+    )
+    broken = (
+        '<sedML xmlns="http://sed-ml.org/sed-ml/level1/version4" level="1" version="4">'
+        "<listOfModels><model/></listOfModels></sedML>"
+    )
+    assert exchange.sedml_errors(broken)
+
+
+def test_unreadable_archive_is_our_error(tmp_path: Path) -> None:
+    path = tmp_path / "not.omex"
+    path.write_text("not a zip")
+    with pytest.raises(BcsignalError, match="cannot read the archive"):
+        exchange.run_with_copasi(path)
+
+
 # -- layout of experiments ----------------------------------------------------
 @pytest.fixture
 def tiny_claims() -> ClaimsFile:

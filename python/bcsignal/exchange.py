@@ -45,6 +45,7 @@ from bcsignal.claims import ClaimsFile, Experiment, claimed_experiments, load_cl
 from bcsignal.copasi import CopasiModel
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_bytes
+from bcsignal.screen import read_screened, screen_text
 from bcsignal.simulate import (
     ABSOLUTE_TOLERANCE,
     MAXIMUM_NUM_STEPS,
@@ -559,12 +560,15 @@ def export(model_ids: Sequence[str], folder: Path | None = None) -> list[Path]:
 
 def read_member(archive: Path | bytes, suffix: str) -> tuple[str, bytes]:
     """Return the name and content of the one archive member whose name ends with `suffix`."""
-    source = io.BytesIO(archive) if isinstance(archive, bytes) else archive
-    with zipfile.ZipFile(source) as zf:
-        names = [n for n in zf.namelist() if n.endswith(suffix)]
-        if len(names) != 1:
-            raise BcsignalError(f"expected one *{suffix} member, found {len(names)}", file=str(archive)[:80])
-        return names[0], zf.read(names[0])
+    origin = "<archive>" if isinstance(archive, bytes) else archive
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as zf:
+            names = [n for n in zf.namelist() if n.endswith(suffix)]
+            if len(names) != 1:
+                raise BcsignalError(f"expected one *{suffix} member, found {len(names)}", file=origin)
+            return names[0], zf.read(names[0])
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BcsignalError(f"cannot read the archive: {exc}", file=origin) from exc
 
 
 # ---------------------------------------------------------------------------
@@ -600,7 +604,9 @@ def run_with_tellurium(archive: Path) -> ArchiveResults:
             results = tellurium.executeCombineArchive(str(archive), workingDir=tmp, createOutputs=False)
         except Exception as exc:
             raise BcsignalError(f"execution failed: {exc}", file=archive, tool="tellurium") from exc
-    ((_, result),) = results.items()
+    if len(results) != 1:
+        raise BcsignalError(f"expected one SED-ML file, tellurium ran {len(results)}", file=archive)
+    (result,) = results.values()
     _, sedml = read_member(archive, ".sedml")
     doc = libsedml.readSedMLFromString(sedml.decode("utf-8"))
     out: ArchiveResults = {}
@@ -655,9 +661,10 @@ def run_with_copasi(archive: Path) -> ArchiveResults:
     ranges and set-values, and each block's time course, continuing from the
     block before. Anything outside that subset is refused, never guessed.
     """
+    _, sedml = read_member(archive, ".sedml")  # first, so that a broken archive is our error
+    screen_text(sedml.decode("utf-8", errors="replace"), archive)
     with tempfile.TemporaryDirectory(prefix="bcsignal-copasi-") as tmp, zipfile.ZipFile(archive) as zf:
         zf.extractall(tmp)
-        _, sedml = read_member(archive, ".sedml")
         doc = libsedml.readSedMLFromString(sedml.decode("utf-8"))
         generators = _generator_map(doc)
         variables: dict[str, dict[str, np.ndarray]] = {}
@@ -690,7 +697,10 @@ def _run_repeated_copasi(doc: Any, repeated: Any, folder: Path, targets: set[str
             f"task {rid}: expected a uniform time course without a hidden start", tool="libsedml"
         )
     model = doc.getModel(task.getModelReference())
-    sbml = (folder / model.getSource()).read_text(encoding="utf-8")
+    source = (folder / model.getSource()).resolve()
+    if not source.is_relative_to(folder.resolve()) or not source.is_file():
+        raise BcsignalError(f"model {model.getId()}: source {model.getSource()!r} is not in the archive")
+    sbml = read_screened(source)
     algorithm = sim.getAlgorithm()
     settings = {p.getKisaoID(): p.getValue() for p in algorithm.getListOfAlgorithmParameters()}
     rtol = float(settings.get(KISAO_RELATIVE_TOLERANCE, RELATIVE_TOLERANCE))
