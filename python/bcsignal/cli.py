@@ -1,4 +1,4 @@
-"""The `bcsignal` command line: build, validate, check, robustness, steady-state, merge-map and models."""
+"""The `bcsignal` command line: build, validate, check, exchange, report, robustness and composite tools."""
 
 from __future__ import annotations
 
@@ -117,6 +117,40 @@ def cmd_check(args: argparse.Namespace) -> int:
         payload = {"format": 1, "claims": [r.to_json() for r in everything]}
         atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return 0 if failed == 0 else EXIT_FAILED
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one COMBINE/OMEX archive per model (SBML, SED-ML of every claimed experiment, metadata)."""
+    from bcsignal import exchange
+
+    folder = Path(args.out) if args.out else None
+    for path in exchange.export(_models(args.models), folder):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
+    from bcsignal import crosscheck
+
+    results = crosscheck.check(_models(args.models))
+    print("\n".join(crosscheck.table(results)))
+    print(crosscheck.summary(results))
+    if args.results:
+        payload = {"format": 1, "models": [r.to_json() for r in results]}
+        atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r.passed for r in results) else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the curation report (an offline static site) for every model or the ones named."""
+    from bcsignal import report
+
+    index = report.build_report(
+        _models(args.models), Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
+    )
+    print(f"wrote {index}")
+    return 0
 
 
 def cmd_steady_state(args: argparse.Namespace) -> int:
@@ -244,6 +278,37 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
+    for name, func, summary, option, option_help in (
+        (
+            "export",
+            cmd_export,
+            "write build/omex/<model>.omex (SBML + SED-ML + metadata)",
+            "--out",
+            "folder for the archives (default: build/omex)",
+        ),
+        (
+            "crosscheck",
+            cmd_crosscheck,
+            "compare libroadrunner and COPASI on every claimed experiment",
+            "--results",
+            "write machine-readable results (JSON)",
+        ),
+        (
+            "report",
+            cmd_report,
+            "write the curation report, build/report/index.html",
+            "--out",
+            "folder for the site (default: build/report)",
+        ),
+    ):
+        command = sub.add_parser(name, help=summary)
+        command.add_argument("models", nargs="*", help="model ids (default: all)")
+        command.add_argument(option, metavar="FILE" if option == "--results" else "DIR", help=option_help)
+        command.set_defaults(func=func)
+        if name == "report":
+            command.add_argument(
+                "--no-crosscheck", action="store_true", help="leave out the COPASI comparison"
+            )
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)
