@@ -9,8 +9,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from bcsignal import cli, paths
+from bcsignal import cli, paths, report
 from bcsignal.claims import load_claims
+from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_bytes
 
 from . import browser
@@ -106,3 +107,19 @@ def test_console_check_sees_errors(tmp_path: Path) -> None:
     page.write_text('<!DOCTYPE html><img src="gone.png"><script>console.error("bad")</script>')
     errors = browser.load(browser.file_url(page)).errors
     assert any("bad" in e for e in errors) and any("gone.png" in e for e in errors)
+
+
+def test_merge_map_renders_tsv_and_yaml(tmp_path: Path) -> None:
+    tsv = tmp_path / "composite.merge.tsv"
+    tsv.write_text("element\tbecame\twhy\nPark.JAK_phosphorylation\tJAK_phosphorylation\tsame step\n")
+    assert "<td>Park.JAK_phosphorylation</td>" in report.merge_map_html(tsv)
+    yml = tmp_path / "composite.merge.yaml"
+    yml.write_text(
+        "entries:\n  - {element: Huber.IKK, became: IKK, why: shared}\n  - {element: x, deleted: true}\n"
+    )
+    html = report.merge_map_html(yml)
+    assert "<th>deleted</th>" in html and "<td>true</td>" in html and "<td>Huber.IKK</td>" in html
+    bad = tmp_path / "composite.merge.json"
+    bad.write_text('"just a string"')
+    with pytest.raises(BcsignalError, match="list of records"):
+        report.merge_map_html(bad)

@@ -87,6 +87,8 @@ class CopasiModel:
         self._species = {m.getSBMLId(): m for m in self.model.getMetabolites()}
         self._values = {v.getSBMLId(): v for v in self.model.getModelValues()}
         self._compartments = {c.getSBMLId(): c for c in self.model.getCompartments()}
+        self._setup: tuple[tuple[float, ...], float, float, int] | None = None
+        self._columns: dict[str, int] | None = None
 
     # -- lifetime ---------------------------------------------------------
     def close(self) -> None:
@@ -152,20 +154,23 @@ class CopasiModel:
                 f"no species or variable {', '.join(unknown)}", file=self.origin, tool="COPASI"
             )
         task = self.data_model.getTask("Time-Course")
-        task.setMethodType(copasi.CTaskEnum.Method_deterministic)
-        task.setUpdateModel(True)
-        problem = task.getProblem()
-        problem.setTimeSeriesRequested(True)
-        problem.setAutomaticStepSize(False)
-        problem.setOutputStartTime(0.0)
-        problem.setDuration(float(grid[-1]))
-        problem.setStepNumber(1)
-        problem.setUseValues(True)
-        problem.setValues(" ".join(repr(float(t)) for t in grid[1:]))
-        method = task.getMethod()
-        method.getParameter("Relative Tolerance").setDblValue(relative_tolerance)
-        method.getParameter("Absolute Tolerance").setDblValue(absolute_tolerance)
-        method.getParameter("Max Internal Steps").setUIntValue(maximum_num_steps)
+        setup = (tuple(grid.tolist()), relative_tolerance, absolute_tolerance, maximum_num_steps)
+        if setup != self._setup:  # consecutive blocks share one setup; configuring costs time
+            task.setMethodType(copasi.CTaskEnum.Method_deterministic)
+            task.setUpdateModel(True)
+            problem = task.getProblem()
+            problem.setTimeSeriesRequested(True)
+            problem.setAutomaticStepSize(False)
+            problem.setOutputStartTime(0.0)
+            problem.setDuration(float(grid[-1]))
+            problem.setStepNumber(1)
+            problem.setUseValues(True)
+            problem.setValues(" ".join(repr(float(t)) for t in grid[1:]))
+            method = task.getMethod()
+            method.getParameter("Relative Tolerance").setDblValue(relative_tolerance)
+            method.getParameter("Absolute Tolerance").setDblValue(absolute_tolerance)
+            method.getParameter("Max Internal Steps").setUIntValue(maximum_num_steps)
+            self._setup = setup
         start = float(self.model.getInitialTime())
         drain_messages()
         try:
@@ -180,7 +185,11 @@ class CopasiModel:
             raise BcsignalError(f"time course failed: {cause}", file=self.origin, tool="COPASI")
         series = task.getTimeSeries()
         steps = int(series.getRecordedSteps())
-        columns = {series.getSBMLId(i, self.data_model): i for i in range(1, series.getNumVariables())}
+        if self._columns is None:
+            self._columns = {
+                series.getSBMLId(i, self.data_model): i for i in range(1, series.getNumVariables())
+            }
+        columns = self._columns
         recorded = np.array([series.getData(k, 0) for k in range(steps)]) - start
         out: dict[str, np.ndarray] = {}
         for readout in wanted:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import libsbml
 import numpy as np
+import yaml
 
 from bcsignal import __version__, paths
 from bcsignal.annotate import Provenance, citation_text, read_provenance
@@ -416,6 +419,47 @@ def _crosscheck_html(check: ModelCheck | None) -> str:
     return "\n".join(html)
 
 
+def merge_map_files(model_id: str) -> list[Path]:
+    """Return the merge map(s) shipped for a model: ``models/<id>.merge*`` (.tsv, .yaml, .yml or .json)."""
+    return sorted(
+        p
+        for p in paths.models_dir().glob(f"{model_id}.merge*")
+        if p.suffix in {".tsv", ".yaml", ".yml", ".json"}
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def merge_map_html(path: Path) -> str:
+    """Render a merge map as a table: a TSV with a header row, or YAML/JSON records (a list of mappings)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BcsignalError(f"cannot read: {exc}", file=path) from exc
+    if path.suffix == ".tsv":
+        table = [row for row in csv.reader(io.StringIO(text), delimiter="\t") if row]
+        return _table(table[0], table[1:]) if table else "<p>(empty)</p>"
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise BcsignalError(f"cannot parse the merge map: {exc}", file=path) from exc
+    if isinstance(data, dict):  # records under one key, e.g. {entries: [...]}
+        lists = [v for v in data.values() if isinstance(v, list)]
+        data = lists[0] if len(lists) == 1 else [data]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise BcsignalError("a merge map must be a list of records (mappings)", file=path)
+    header = list(dict.fromkeys(k for record in data for k in record))
+
+    def cell(value: object) -> str:
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+    return _table(header, [[cell(r.get(k, "")) for k in header] for r in data])
+
+
 def _model_html(section: ModelSection, omex: Path | None) -> str:
     mid = section.model_id
     net = network(section.sbml)
@@ -442,6 +486,10 @@ def _model_html(section: ModelSection, omex: Path | None) -> str:
             *(_validation_html(report) for report in section.validation),
             "<h3>Cross-simulator agreement</h3>",
             _crosscheck_html(section.crosscheck),
+            *(
+                f"<h3>Merge map</h3><p class=small>{escape(p.name)}</p>{merge_map_html(p)}"
+                for p in merge_map_files(mid)
+            ),
             "</section>",
         ]
     )
