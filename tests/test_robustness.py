@@ -177,9 +177,9 @@ def test_dask_runs_give_identical_results(
     one = robustness.run(
         fragile, tmp_path / "one", SAMPLES, scheduler=one_worker_cluster.scheduler_address, progress=False
     )
-    assert one.executor.startswith("Dask scheduler tcp://127.0.0.1:")
+    assert one.executor.startswith("on the Dask scheduler tcp://127.0.0.1:")
     two = robustness.run(fragile, tmp_path / "two", SAMPLES, workers=2, chunk_size=3, progress=False)
-    assert two.executor.startswith("local Dask cluster, 2 worker")
+    assert two.executor == "on a local Dask cluster of 2 worker processes"
     for out in (one.out, two.out):
         for name in (robustness.TABLE, robustness.SUMMARY):
             assert (out / name).read_bytes() == (reference / name).read_bytes(), name
