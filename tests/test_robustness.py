@@ -185,6 +185,18 @@ def test_dask_runs_give_identical_results(
             assert (out / name).read_bytes() == (reference / name).read_bytes(), name
 
 
+def test_a_scheduler_without_workers_is_our_error(
+    fragile: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(robustness, "WORKER_WAIT", 1.0)
+    with (
+        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as empty,
+        pytest.raises(BcsignalError, match="no worker") as info,
+    ):
+        robustness.run(fragile, tmp_path, 4, scheduler=empty.scheduler_address, progress=False)
+    assert info.value.tool == "dask"
+
+
 def test_a_rerun_resumes(fragile: Study, reference: Path, tmp_path: Path) -> None:
     first = robustness.run(fragile, tmp_path, 8, workers=0, progress=False)
     assert first.evaluated == 8 and first.summary["samples"] == 8

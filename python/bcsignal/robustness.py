@@ -47,6 +47,8 @@ IN_PROCESS_MAX_SAMPLES = 50
 MAX_CHUNK = 25
 #: Aim for this many tasks per worker thread, so that the load balances and the progress bar moves.
 TASKS_PER_SLOT = 4
+#: Seconds to wait for a scheduler's first worker before giving up.
+WORKER_WAIT = 60.0
 #: Two-sided 95 % standard-normal quantile, for Wilson score intervals.
 Z95 = 1.959963984540054
 #: Parameters listed per claim in the summary, by decreasing |Spearman rho|.
@@ -612,6 +614,14 @@ def _on_dask(client: Client, study: Study, chunks: Sequence[tuple[int, int]]) ->
 
 def _check_workers(client: Client) -> int:
     """Check that every worker runs this bcsignal version; return the number of worker threads."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError as exc:
+        raise BcsignalError(
+            f"the Dask scheduler has had no worker for {WORKER_WAIT:g} s; start workers with "
+            f"`dask worker {getattr(client.scheduler, 'address', 'ADDRESS')} --nthreads 1`",
+            tool="dask",
+        ) from exc
     try:
         versions = client.run(worker_version)
     except Exception as exc:
