@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from bcsignal.annotate import annotate_model, read_provenance
 from bcsignal.claims import load_claims
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
+from bcsignal.screen import decode, read_bounded, screen_antimony
+from bcsignal.validate import valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2
@@ -42,9 +45,24 @@ def _clean(message: str) -> str:
 
 def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDocument:
     """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol."""
+    screen_antimony(decode(read_bounded(source), source), source)
+    return _antimony_document(lambda: int(antimony.loadAntimonyFile(str(source))), source, module)
+
+
+def antimony_text_to_sbml(
+    text: str, origin: str = "<string>", module: str | None = None
+) -> libsbml.SBMLDocument:
+    """Load Antimony text (never read as a file name) and return its SBML, like `antimony_to_sbml`."""
+    screen_antimony(text, origin)
+    return _antimony_document(lambda: int(antimony.loadAntimonyString(text)), origin, module)
+
+
+def _antimony_document(
+    load: Callable[[], int], source: Path | str, module: str | None
+) -> libsbml.SBMLDocument:
     antimony.clearPreviousLoads()
     antimony.setWriteSBMLTimestamp(False)
-    code = antimony.loadAntimonyFile(str(source))
+    code = load()
     if code < 0:
         message = antimony.getLastError() or "Antimony could not load the file"
         raise BcsignalError(_clean(message), file=source, line=_antimony_line(message), tool="antimony")
@@ -60,8 +78,6 @@ def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDoc
             tool="antimony",
         )
     sbml_warnings = (antimony.getSBMLWarnings() or "").strip()
-    if sbml_warnings:
-        raise BcsignalError(_clean(sbml_warnings), file=source, tool="antimony/libsbml")
     text = antimony.getSBMLString(module)
     antimony.clearPreviousLoads()
     doc = libsbml.readSBMLFromString(text)
@@ -69,29 +85,18 @@ def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDoc
         raise BcsignalError(_clean(doc.getErrorLog().toString()), file=source, tool="libsbml")
     if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
         raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
-    _reject_valueless(doc, source)
+    _reject_valueless(doc, source)  # before the SBML warnings: it names the symbols
+    if sbml_warnings:
+        raise BcsignalError(_clean(sbml_warnings), file=source, tool="antimony/libsbml")
     return doc
 
 
-def _reject_valueless(doc: libsbml.SBMLDocument, source: Path) -> None:
+def _reject_valueless(doc: libsbml.SBMLDocument, source: Path | str) -> None:
     """Reject symbols that have no value: Antimony auto-creates them from typos."""
-    model = doc.getModel()
-    assigned = {r.getVariable() for r in model.getListOfRules()}
-    assigned |= {a.getSymbol() for a in model.getListOfInitialAssignments()}
-    empty = [
-        c.getId() for c in model.getListOfCompartments() if not c.isSetSize() and c.getId() not in assigned
-    ]
-    empty += [
-        s.getId()
-        for s in model.getListOfSpecies()
-        if not (s.isSetInitialConcentration() or s.isSetInitialAmount()) and s.getId() not in assigned
-    ]
-    empty += [
-        p.getId() for p in model.getListOfParameters() if not p.isSetValue() and p.getId() not in assigned
-    ]
+    empty = valueless_symbols(doc.getModel())
     if empty:
         raise BcsignalError(
-            f"symbols without a value (undeclared, or declared without one): {', '.join(sorted(empty))}",
+            f"symbols without a value (undeclared, or declared without one): {', '.join(empty)}",
             file=source,
             tool="antimony",
         )

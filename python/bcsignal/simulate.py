@@ -137,6 +137,19 @@ class Simulator:
         self._cache: dict[tuple[tuple[str, float], ...], tuple[float, np.ndarray, list[float]]] = {}
         self.cache_hits = 0
 
+    @property
+    def knob_ids(self) -> frozenset[str]:
+        """Return the ids a protocol may set: constant global parameters not defined by a rule."""
+        return frozenset(self._settable)
+
+    @property
+    def readout_ids(self) -> frozenset[str]:
+        """Return the ids a trajectory may report: species and global parameters."""
+        model = self.rr.model
+        return frozenset(
+            [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds(), *self.parameter_ids]
+        )
+
     # -- state handling -------------------------------------------------
     def nominal(self, parameter: str) -> float:
         """Return the value a parameter has in the SBML file."""
