@@ -17,7 +17,7 @@ from bcsignal.claims import load_claims
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
 from bcsignal.screen import decode, read_bounded, screen_antimony
-from bcsignal.validate import valueless_symbols
+from bcsignal.validate import clean_message, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2
@@ -31,45 +31,44 @@ def _antimony_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
-_COMP_BOILERPLATE = (
-    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
-    "validation it is problematic to reliably report line numbers when performing validation on "
-    "models using the Hierarchical Model Composition package."
-)
+def antimony_to_sbml(
+    source: Path, module: str | None = None, *, sbml_warnings: bool = True
+) -> libsbml.SBMLDocument:
+    """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol.
 
-
-def _clean(message: str) -> str:
-    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
-
-
-def antimony_to_sbml(source: Path, module: str | None = None) -> libsbml.SBMLDocument:
-    """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol."""
+    With `sbml_warnings` false, the libsbml warnings Antimony collects are ignored; the caller checks
+    the SBML itself (Antimony reports spurious ones for models with submodels).
+    """
     screen_antimony(decode(read_bounded(source), source), source)
-    return _antimony_document(lambda: int(antimony.loadAntimonyFile(str(source))), source, module)
+    load = lambda: int(antimony.loadAntimonyFile(str(source)))  # noqa: E731
+    return _antimony_document(load, source, module, sbml_warnings)
 
 
 def antimony_text_to_sbml(
-    text: str, origin: str = "<string>", module: str | None = None
+    text: str, origin: str = "<string>", module: str | None = None, *, sbml_warnings: bool = True
 ) -> libsbml.SBMLDocument:
     """Load Antimony text (never read as a file name) and return its SBML, like `antimony_to_sbml`."""
     screen_antimony(text, origin)
-    return _antimony_document(lambda: int(antimony.loadAntimonyString(text)), origin, module)
+    return _antimony_document(lambda: int(antimony.loadAntimonyString(text)), origin, module, sbml_warnings)
 
 
 def _antimony_document(
-    load: Callable[[], int], source: Path | str, module: str | None
+    load: Callable[[], int], source: Path | str, module: str | None, fatal_sbml_warnings: bool
 ) -> libsbml.SBMLDocument:
     antimony.clearPreviousLoads()
     antimony.setWriteSBMLTimestamp(False)
     code = load()
     if code < 0:
         message = antimony.getLastError() or "Antimony could not load the file"
-        raise BcsignalError(_clean(message), file=source, line=_antimony_line(message), tool="antimony")
+        raise BcsignalError(
+            clean_message(message), file=source, line=_antimony_line(message), tool="antimony"
+        )
     module = module or antimony.getMainModuleName()
     warnings = (antimony.getWarnings() or "").strip()
     if warnings:
-        raise BcsignalError(_clean(warnings), file=source, line=_antimony_line(warnings), tool="antimony")
+        raise BcsignalError(
+            clean_message(warnings), file=source, line=_antimony_line(warnings), tool="antimony"
+        )
     unknown = list(antimony.getSymbolNamesOfType(module, _ANTIMONY_UNKNOWN) or [])
     if unknown:
         raise BcsignalError(
@@ -82,12 +81,12 @@ def _antimony_document(
     antimony.clearPreviousLoads()
     doc = libsbml.readSBMLFromString(text)
     if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
-        raise BcsignalError(_clean(doc.getErrorLog().toString()), file=source, tool="libsbml")
+        raise BcsignalError(clean_message(doc.getErrorLog().toString()), file=source, tool="libsbml")
     if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
         raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
     _reject_valueless(doc, source)  # before the SBML warnings: it names the symbols
-    if sbml_warnings:
-        raise BcsignalError(_clean(sbml_warnings), file=source, tool="antimony/libsbml")
+    if sbml_warnings and fatal_sbml_warnings:
+        raise BcsignalError(clean_message(sbml_warnings), file=source, tool="antimony/libsbml")
     return doc
 
 

@@ -16,7 +16,8 @@ import jsonschema
 import yaml
 
 from bcsignal.errors import BcsignalError
-from bcsignal.screen import MAX_YAML_BYTES, decode, read_bounded, screen_yaml
+from bcsignal.limits import MAX_YAML_BYTES
+from bcsignal.screen import YAML_LOADER, decode, read_bounded, screen_yaml
 from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
 
 #: The claims-file format this engine reads.
@@ -99,7 +100,7 @@ class ClaimsFile:
 def _yaml_lines(text: str) -> Callable[[Sequence[Any]], int | None]:
     """Return a function mapping a path in the document to its line (1-based)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.YAMLError:
         return lambda _path: None
 
@@ -157,7 +158,7 @@ def parse_claims(text: str, *, origin: str | Path = "<string>") -> ClaimsFile:
     """
     screen_yaml(text, origin)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YAML_LOADER)  # a safe loader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -9,6 +9,7 @@ a private temporary file, and which writes no core file. The parent gets the fun
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import math
 import os
 import pickle
@@ -25,11 +26,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from bcsignal.errors import BcsignalError
+from bcsignal.limits import memory_mib, timeout_seconds
 
-#: Default wall-clock limit of one isolated step (seconds); override with BCSIGNAL_TIMEOUT.
-DEFAULT_TIMEOUT = 600.0
-#: Default address space a child may add to what it inherits (MiB); override with BCSIGNAL_MAX_MEMORY.
-DEFAULT_MEMORY_MIB = 4096
 #: Most characters of captured native output quoted in an error message.
 NATIVE_EXCERPT = 300
 
@@ -37,29 +35,6 @@ NATIVE_EXCERPT = 300
 _HEADER = struct.Struct("!Q")
 #: In a child: the pipe to the parent; None in the parent.
 _channel: int | None = None
-
-
-def timeout_seconds() -> float:
-    """Return the time limit in force (BCSIGNAL_TIMEOUT, seconds, or the default)."""
-    return _env_number("BCSIGNAL_TIMEOUT", DEFAULT_TIMEOUT)
-
-
-def memory_mib() -> int:
-    """Return the memory limit in force (BCSIGNAL_MAX_MEMORY, MiB, or the default)."""
-    return int(_env_number("BCSIGNAL_MAX_MEMORY", DEFAULT_MEMORY_MIB))
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BcsignalError(f"environment variable {name}={raw!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise BcsignalError(f"environment variable {name}={raw!r} must be a positive finite number")
-    return value
 
 
 def in_child() -> bool:
@@ -92,10 +67,8 @@ def _virtual_size() -> int | None:
 
 def _limit_child(seconds: float, memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = math.ceil(seconds) + 1
+    cpu = math.ceil(seconds) + 1  # a backstop if the parent dies: a forked child starts at 0 s
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu += math.ceil(used.ru_utime + used.ru_stime)
     if hard == resource.RLIM_INFINITY or cpu < hard:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
     size = _virtual_size()
@@ -112,6 +85,10 @@ def _child(func: Callable[[], Any], write: int, capture: BinaryIO, seconds: floa
     try:
         os.dup2(capture.fileno(), 1)
         os.dup2(capture.fileno(), 2)
+        # the host's Python streams (a notebook's, pytest's) must not be written from the child either
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the child
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        faulthandler.disable()  # it may write to a copy of the host's stderr; a crash is reported anyway
         _limit_child(seconds, memory)
         result = func()
         _send(("ok", result))

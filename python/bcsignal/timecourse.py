@@ -12,12 +12,9 @@ import numpy as np
 import roadrunner
 
 from bcsignal.errors import BcsignalError
+from bcsignal.limits import MAX_POINTS, MAX_VALUES
 from bcsignal.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, configure
 
-#: Most output points a request may ask for.
-MAX_POINTS = 1_000_000
-#: Most values (points times columns) one time course may hold: 400 MB as float64.
-MAX_VALUES = 50_000_000
 #: The only integrator bcsignal runs: the fixed-step ones return silent garbage on stiff models.
 INTEGRATOR = "cvode"
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$")
@@ -156,13 +153,20 @@ def run(rr: roadrunner.RoadRunner, request: Request, *, origin: str = "<model>")
         )
     try:
         result = rr.simulate(0.0, request.until, request.points, selections=chosen)
-    except Exception as exc:  # libroadrunner raises bare RuntimeErrors
+        data = np.array(result, dtype=float)
+    except (MemoryError, Exception) as exc:  # libroadrunner raises bare RuntimeErrors
+        if isinstance(exc, MemoryError) or "bad_alloc" in str(exc):
+            raise BcsignalError(
+                f"ran out of memory simulating {request.points} points x {len(chosen)} columns "
+                "(a user's model runs within BCSIGNAL_MAX_MEMORY)",
+                file=origin,
+                tool="libroadrunner",
+            ) from exc
         raise BcsignalError(
             f"{_cvode_message(exc)} (CVODE, rtol {RELATIVE_TOLERANCE:g}, atol {ABSOLUTE_TOLERANCE:g})",
             file=origin,
             tool="libroadrunner",
         ) from exc
-    data = np.array(result, dtype=float)
     bad = np.argwhere(~np.isfinite(data))
     if bad.size:
         row, col = (int(i) for i in bad[0])

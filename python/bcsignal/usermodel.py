@@ -28,6 +28,7 @@ from bcsignal.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_s
 from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.isolate import run_isolated, stage
+from bcsignal.limits import MAX_REFERENCES
 from bcsignal.screen import decode, read_bounded, screen_antimony, screen_text
 from bcsignal.simulate import Simulator, load_sbml_text
 from bcsignal.timecourse import Request, TimeCourse
@@ -37,6 +38,7 @@ from bcsignal.validate import (
     Issue,
     Report,
     annotation_issues,
+    clean_message,
     libsbml_issues,
     read_document,
     runtime_issues,
@@ -49,8 +51,6 @@ Language = Literal["sbml", "antimony"]
 ANTIMONY_SUFFIXES = (".ant", ".antimony", ".txt")
 #: File suffixes read as SBML.
 SBML_SUFFIXES = (".xml", ".sbml")
-#: Most files one model may pull in through comp external definitions and Antimony imports.
-MAX_REFERENCES = 64
 #: Most messages quoted from a failed comp flattening.
 QUOTED_ISSUES = 3
 
@@ -193,7 +193,7 @@ def _flatten(doc: libsbml.SBMLDocument, origin: str) -> str | None:
     if doc.convert(props) != libsbml.LIBSBML_OPERATION_SUCCESS:
         log = doc.getErrorLog()
         messages = [
-            " ".join(log.getError(i).getMessage().split())
+            clean_message(log.getError(i).getMessage())
             for i in range(log.getNumErrors())
             if log.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR
         ]
@@ -212,10 +212,11 @@ def _analyse(
     origin = model.origin
     if model.language == "antimony":
         stage("antimony", "reading the Antimony model")
+        # libsbml's findings are collected below, on the SBML Antimony writes
         if model.path is not None:
-            doc = antimony_to_sbml(model.path)
+            doc = antimony_to_sbml(model.path, sbml_warnings=False)
         else:
-            doc = antimony_text_to_sbml(model.text, origin)
+            doc = antimony_text_to_sbml(model.text, origin, sbml_warnings=False)
         text = write_sbml_string(doc)
     else:
         text = model.text

@@ -43,6 +43,19 @@ PHOSPHO_ID = re.compile(r"^p(?:[A-Z0-9]|p38)")
 SBO_COMPLEX = 253
 
 
+#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
+_COMP_BOILERPLATE = (
+    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
+    "validation it is problematic to reliably report line numbers when performing validation on "
+    "models using the Hierarchical Model Composition package."
+)
+
+
+def clean_message(message: str) -> str:
+    """Return a native tool's message on one line, without libsbml's comp boilerplate."""
+    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
+
+
 @dataclass(frozen=True)
 class Issue:
     """One validation finding."""
@@ -104,7 +117,7 @@ def read_document(text: str, origin: str, location: str | None = None) -> libsbm
         err = log.getError(i)
         if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
             raise BcsignalError(
-                " ".join(err.getMessage().split()),
+                clean_message(err.getMessage()),
                 file=origin,
                 line=err.getLine() or None,
                 tool="libsbml",
@@ -137,7 +150,7 @@ def libsbml_issues(
                 Issue(
                     severity,
                     name,
-                    " ".join(err.getMessage().split()),
+                    clean_message(err.getMessage()),
                     err.getErrorId(),
                     err.getLine() or None,
                 )
