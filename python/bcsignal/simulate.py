@@ -201,6 +201,21 @@ class Simulator:
         #: Protocols run (experiments simulated).
         self.runs = 0
 
+    @property
+    def knob_ids(self) -> frozenset[str]:
+        """Return the ids a protocol may set: constant global parameters not defined by a rule."""
+        return frozenset(self.settable_ids)
+
+    @property
+    def readout_ids(self) -> frozenset[str]:
+        """Return the ids a trajectory may report: species and global parameters."""
+        model = self.rr.model
+        return frozenset(
+            [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds(), *self.parameter_ids]
+        )
+
+    # -- state handling -------------------------------------------------
+
     # -- parameters -----------------------------------------------------
     def nominal(self, parameter: str) -> float:
         """Return the value a parameter has in the SBML file."""
