@@ -9,7 +9,7 @@ import roadrunner
 from bcsignal import paths
 from bcsignal.claims import ClaimResult, check_model
 from bcsignal.errors import BcsignalError
-from bcsignal.simulate import load_sbml_file, new_simulator
+from bcsignal.simulate import cached_simulator, load_sbml_file
 
 __all__ = ["BcsignalError", "ClaimResult", "check", "load", "models", "sbml_path"]
 __version__ = "0.1.0.dev0"
@@ -31,7 +31,10 @@ def load(model_id: str) -> roadrunner.RoadRunner:
 
 
 def check(model_id: str) -> list[ClaimResult]:
-    """Simulate a shipped model's claims (a composite: its papers' claims too); one result per claim."""
+    """Simulate a shipped model's claims (a composite: its papers' claims too); one result per claim.
+
+    The model is compiled once per process and reused by later calls.
+    """
     path = paths.sbml_path(model_id)
-    sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
+    sim = cached_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
     return check_model(model_id, sim)
