@@ -20,8 +20,10 @@ from .conftest import MODEL_IDS
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_shipped_sbml_has_zero_errors_and_zero_warnings(model_id: str) -> None:
-    report = validate_model(model_id)
-    assert [str(i) for i in report.issues] == []
+    reports = validate_model(model_id)
+    assert reports
+    for report in reports:
+        assert [str(i) for i in report.issues] == [], report.file
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
@@ -78,3 +80,19 @@ def test_steady_state_check(tiny_sbml: str) -> None:
     moved = tiny_sbml.replace('initialConcentration="0.3894427986"', 'initialConcentration="3"')
     assert moved != tiny_sbml
     assert steady_state_issues(moved, "tiny")
+
+
+def test_phospho_forms_need_a_psimod_version() -> None:
+    path = paths.sbml_path(MODEL_IDS[0])
+    model = libsbml.readSBMLFromFile(str(path)).getModel()
+    phospho = [s for s in model.getListOfSpecies() if s.getId().startswith("p") and s.getNumCVTerms()]
+    assert phospho, "the model has phosphorylated forms"
+    target = phospho[0]
+    terms = [target.getCVTerm(i).clone() for i in range(target.getNumCVTerms())]
+    target.unsetCVTerms()
+    for term in terms:
+        if term.getBiologicalQualifierType() != libsbml.BQB_HAS_VERSION:
+            target.addCVTerm(term)
+    messages = [i.message for i in annotation_issues(model)]
+    assert f"species {target.getId()}: phosphorylated form without bqbiol:hasVersion PSI-MOD term" in messages
+    assert not any(m.startswith("species p38:") for m in messages)

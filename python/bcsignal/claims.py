@@ -600,3 +600,42 @@ def check_suites(model_id: str, files: Sequence[ClaimsFile], sim: Simulator) -> 
 def check_model(model_id: str, sim: Simulator) -> list[ClaimResult]:
     """Evaluate every claim that applies to a registry model: a composite runs its papers' claims too."""
     return check_suites(model_id, suites(load_claims(paths.claims_path(model_id))), sim)
+
+
+def papers_of(claims: ClaimsFile) -> list[Mapping[str, Any]]:
+    """Return the papers that describe a model: its own, or (a composite) its submodels'."""
+    if claims.paper is not None:
+        return [claims.paper]
+    subs = (claims.composite or {}).get("submodels", [])
+    return [p for sub in subs for p in papers_of(load_claims(paths.claims_path(sub)))]
+
+
+def title_of(claims: ClaimsFile) -> str:
+    """Return the title of a model: its paper's, or the composite's own."""
+    if claims.paper is not None:
+        return str(claims.paper["title"])
+    return str((claims.composite or {}).get("title", claims.model))
+
+
+def claimed_experiments(claims: ClaimsFile) -> dict[str, tuple[list[str], list[float]]]:
+    """Return each experiment some claim uses (file order): the readouts and the times its claims read."""
+    return {plan.name: (plan.readouts, plan.observe) for plan in experiment_plan(claims)}
+
+
+def simulate_experiments(
+    claims: ClaimsFile, sim: Simulator, extra_times: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, Trajectory]:
+    """Simulate every claimed experiment once on the dense grid (for plots and exchange).
+
+    ``extra_times`` adds output times per experiment.
+    """
+    trajs: dict[str, Trajectory] = {}
+    for plan in experiment_plan(claims):
+        extra = [*plan.observe, *(extra_times or {}).get(plan.name, ())]
+        try:
+            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, extra, dense=True)
+        except BcsignalError as exc:
+            raise BcsignalError(
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
+            ) from exc
+    return trajs

@@ -1,4 +1,4 @@
-"""The `bcsignal` command line: build, validate, check, robustness, steady-state and models."""
+"""The `bcsignal` command line: build, validate, check, exchange, report, robustness and composite tools."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bcsignal import build, paths, robustness
+from bcsignal import build, compose, paths, robustness
 from bcsignal.claims import ClaimResult, check_model
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
 from bcsignal.robustness import RunResult
+from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
-from bcsignal.validate import Report, validate_file, validate_model
+from bcsignal.validate import Report, read_document, validate_file, validate_model
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
@@ -71,7 +72,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             path = Path(f)
             reports.append(validate_file(path, by_path.get(path.resolve())))
     else:
-        reports = [validate_model(m) for m in paths.model_ids()]
+        reports = [r for m in paths.model_ids() for r in validate_model(m)]
     for report in reports:
         _print_report(report, args.strict)
     return 0 if all(r.ok(args.strict) for r in reports) else EXIT_FAILED
@@ -118,14 +119,77 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else EXIT_FAILED
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one COMBINE/OMEX archive per model (SBML, SED-ML of every claimed experiment, metadata)."""
+    from bcsignal import exchange
+
+    folder = Path(args.out) if args.out else None
+    for path in exchange.export(_models(args.models), folder):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
+    from bcsignal import crosscheck
+
+    results = crosscheck.check(_models(args.models))
+    print("\n".join(crosscheck.table(results)))
+    print(crosscheck.summary(results))
+    if args.results:
+        payload = {"format": 1, "models": [r.to_json() for r in results]}
+        atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r.passed for r in results) else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the curation report (an offline static site) for every model or the ones named."""
+    from bcsignal import report
+
+    index = report.build_report(
+        _models(args.models), Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
+    )
+    print(f"wrote {index}")
+    return 0
+
+
 def cmd_steady_state(args: argparse.Namespace) -> int:
-    """Print the unperturbed steady state of a model as Antimony lines to paste as initial values."""
+    """Print the unperturbed steady state of a model as Antimony lines to paste as initial values.
+
+    For a composite, flattened ids ``instance__x`` are printed as Antimony's ``instance.x``.
+    """
     (mid,) = _models([args.model])
     source = paths.ant_path(mid)
-    doc = build.antimony_to_sbml(source)
-    sim = new_simulator(build.write_sbml_string(doc), name=mid, origin=source)
-    print("\n".join(steady_state_lines(sim)))
+    built = build.load_antimony(source)
+    sim = new_simulator(build.write_sbml_string(built.flat), name=mid, origin=source)
+    lines = steady_state_lines(sim)
+    if built.comp is not None:
+        lines = [line.replace("__", ".", 1) for line in lines]
+    print("\n".join(lines))
     return 0
+
+
+def cmd_merge_map(args: argparse.Namespace) -> int:
+    """Print a composite's merge map: each submodel element replaced, shared or deleted, and why."""
+    composites = [m for m in paths.model_ids() if (paths.sbml_dir() / f"{m}_comp.xml").is_file()]
+    if args.model:
+        (mid,) = _models([args.model])
+    elif composites:
+        mid = composites[0]
+    else:
+        raise BcsignalError("there is no composite model")
+    comp_file = paths.sbml_dir() / f"{mid}_comp.xml"
+    if not comp_file.is_file():
+        raise BcsignalError(f"{mid} is not a composite model (no {comp_file.name})")
+    doc = read_document(read_screened(comp_file), str(comp_file))
+    rows = compose.merge_map_rows(mid, doc)
+    problems = compose.merge_map_problems(doc, compose.load_merge_map(compose.merge_map_path(mid)))
+    width = max(len(r["element"]) for r in rows) if rows else 10
+    for r in rows:
+        print(f"{r['element']:<{width}}  {r['model']:<31} {r['action']:<8} -> {r['became']:<22} {r['why']}")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else 0
 
 
 def print_robustness(result: RunResult) -> None:
@@ -214,9 +278,43 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
+    for name, func, summary, option, option_help in (
+        (
+            "export",
+            cmd_export,
+            "write build/omex/<model>.omex (SBML + SED-ML + metadata)",
+            "--out",
+            "folder for the archives (default: build/omex)",
+        ),
+        (
+            "crosscheck",
+            cmd_crosscheck,
+            "compare libroadrunner and COPASI on every claimed experiment",
+            "--results",
+            "write machine-readable results (JSON)",
+        ),
+        (
+            "report",
+            cmd_report,
+            "write the curation report, build/report/index.html",
+            "--out",
+            "folder for the site (default: build/report)",
+        ),
+    ):
+        command = sub.add_parser(name, help=summary)
+        command.add_argument("models", nargs="*", help="model ids (default: all)")
+        command.add_argument(option, metavar="FILE" if option == "--results" else "DIR", help=option_help)
+        command.set_defaults(func=func)
+        if name == "report":
+            command.add_argument(
+                "--no-crosscheck", action="store_true", help="leave out the COPASI comparison"
+            )
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)
+    mm = sub.add_parser("merge-map", help="show a composite's merge map")
+    mm.add_argument("model", nargs="?", help="composite model id (default: the first composite)")
+    mm.set_defaults(func=cmd_merge_map)
     r = sub.add_parser(
         "robustness",
         help="how robustly each claim holds when the kinetic parameters are sampled (local or Dask)",

@@ -338,6 +338,11 @@ class Simulator:
         cache[key] = state
         self._set_state(state)
 
+    def preequilibration_time(self, knobs: Mapping[str, float]) -> float:
+        """Return how long (minutes) pre-equilibration with these knobs integrates to reach steady state."""
+        self.preequilibrate(knobs)
+        return float(self.rr.model.getTime())
+
     def run(
         self,
         protocol: Protocol,

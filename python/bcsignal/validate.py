@@ -13,7 +13,7 @@ from typing import Any
 import libsbml
 import yaml
 
-from bcsignal import paths
+from bcsignal import compose, paths
 from bcsignal.annotate import Provenance, read_provenance
 from bcsignal.claims import ClaimsFile, load_claims
 from bcsignal.errors import BcsignalError
@@ -36,8 +36,6 @@ SPECIES_IDENTITY = re.compile(r"^https?://identifiers\.org/(uniprot/|chebi/CHEBI
 GO_TERM = re.compile(r"^https?://identifiers\.org/(GO:|go/GO:)\d{7}$")
 #: URI pattern of a PSI-MOD term (protein modification).
 PSIMOD_TERM = re.compile(r"^https?://identifiers\.org/(psimod/)?MOD:\d{5}$")
-#: Species ids of phosphorylated forms: p + the protein name (pSTAT3, pp38, pJAK, ...).
-PHOSPHO_ID = re.compile(r"^p(?:[A-Z0-9]|p38)")
 #: SBO term of a non-covalent complex (species identified by hasPart).
 SBO_COMPLEX = 253
 
@@ -191,6 +189,20 @@ def sanity_issues(model: libsbml.Model) -> list[Issue]:
     return issues
 
 
+def _is_phospho_form(model: libsbml.Model, species: libsbml.Species) -> bool:
+    """Return whether a species is a phosphorylated form.
+
+    By convention its id is ``p`` + the unmodified form's id: pSTAT3/STAT3, pp38/p38, and
+    pIGF1R/IGF1R_free where the bare name is the total protein readout.
+    """
+    sid = species.getId()
+    base = sid[1:]
+    if not sid.startswith("p") or not base:
+        return False
+    known = model.getSpecies(base) is not None or model.getParameter(base) is not None
+    return known or model.getSpecies(f"{base}_free") is not None
+
+
 def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> list[Issue]:
     """Check BioModels-grade annotation coverage; every gap is an error."""
     issues = []
@@ -216,7 +228,7 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
         parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if SPECIES_IDENTITY.match(u)]
         if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
             gap(f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)")
-        if PHOSPHO_ID.match(sid):
+        if _is_phospho_form(model, s):
             mods = [u for u in _resources(s, libsbml.BQB_HAS_VERSION) if PSIMOD_TERM.match(u)]
             if not mods:
                 gap(f"species {sid}: phosphorylated form without bqbiol:hasVersion PSI-MOD term")
@@ -294,7 +306,9 @@ def interface_issues(model: libsbml.Model, claims: ClaimsFile) -> list[Issue]:
     return issues
 
 
-def provenance_issues(model: libsbml.Model, table: Mapping[str, Provenance]) -> list[Issue]:
+def provenance_issues(
+    model: libsbml.Model, table: Mapping[str, Provenance], *, strict_rows: bool = True
+) -> list[Issue]:
     """Check that the provenance table lists exactly the model's constant parameters, with their values."""
     issues = []
     constants = {p.getId(): p for p in model.getListOfParameters() if p.getConstant()}
@@ -331,7 +345,7 @@ def provenance_issues(model: libsbml.Model, table: Mapping[str, Provenance]) -> 
                 )
             )
     for pid, row in table.items():
-        if pid not in constants:
+        if strict_rows and pid not in constants:
             issues.append(
                 Issue(
                     "error",
@@ -360,11 +374,16 @@ def steady_state_issues(text: str, origin: str) -> list[Issue]:
 
 
 def validate_text(text: str, origin: str = "<string>", model_id: str | None = None) -> Report:
-    """Validate SBML text; with a registry model id, also the interface and the provenance table."""
+    """Validate SBML text; with a registry model id, also the interface, provenance and steady start.
+
+    For a composite, the comp document is checked against the merge map, and the flattened one against
+    the merged provenance of its submodels and its own table.
+    """
     screen_text(text, origin)
     report = Report(file=origin)
     report.issues += libsbml_issues(text, origin)
-    model = read_document(text, origin).getModel()
+    doc = read_document(text, origin)
+    model = doc.getModel()
     report.issues += sanity_issues(model)
     phenotypes: list[str] = []
     if model_id is not None:
@@ -372,8 +391,22 @@ def validate_text(text: str, origin: str = "<string>", model_id: str | None = No
         vocab = interface_vocabulary()["readouts"]
         phenotypes = [r for r in claims.readouts if vocab.get(r, {}).get("unit") == "dimensionless"]
         report.issues += interface_issues(model, claims)
-        report.issues += provenance_issues(model, read_provenance(paths.parameters_path(model_id)))
-        report.issues += steady_state_issues(text, origin)
+        comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
+        if compose.is_composite(doc):
+            own = read_provenance(paths.parameters_path(model_id))
+            report.issues += provenance_issues(model, {k: v for k, v in own.items() if "__" not in k})
+            entries = compose.load_merge_map(compose.merge_map_path(model_id))
+            report.issues += [
+                Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entries)
+            ]
+        else:
+            if comp_file.is_file():
+                comp = read_document(read_screened(comp_file), str(comp_file))
+                table = compose.merged_provenance(model_id, comp)
+            else:
+                table = read_provenance(paths.parameters_path(model_id))
+            report.issues += provenance_issues(model, table, strict_rows=not comp_file.is_file())
+            report.issues += steady_state_issues(text, origin)
     report.issues += annotation_issues(model, phenotypes)
     return report
 
@@ -383,6 +416,7 @@ def validate_file(path: Path, model_id: str | None = None) -> Report:
     return validate_text(read_screened(Path(path)), str(path), model_id)
 
 
-def validate_model(model_id: str) -> Report:
-    """Validate a shipped model's SBML with every check, including interface and provenance."""
-    return validate_file(paths.sbml_path(model_id), model_id)
+def validate_model(model_id: str) -> list[Report]:
+    """Validate a shipped model's SBML files (a composite has two) with every check."""
+    files = [paths.sbml_path(model_id), paths.sbml_dir() / f"{model_id}_comp.xml"]
+    return [validate_file(f, model_id) for f in files if f.is_file()]
