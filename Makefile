@@ -69,9 +69,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix python tests benchmarks
 
 # Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput.
-# Installs python-copasi (the `bench` extra) and writes benchmarks/RESULTS.md; takes a few minutes.
+# Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.
 bench: $(STAMP)
-	$(VPY) -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	$(VPY) benchmarks/bench.py
 
 clean:

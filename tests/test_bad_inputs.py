@@ -94,7 +94,9 @@ CORPUS: list[Case] = [
     Case("unit_mismatch.xml", "strict", r"fatal under strict checking.*\[units 10541\]", "libsbml"),
     # -- Antimony ------------------------------------------------------------------------------------
     model("syntax_error.ant", r"line 5:.*syntax error", "antimony"),
-    model("undefined_symbol.ant", r"never declared in typo \(Antimony would invent them\): k_typo", "antimony"),
+    model(
+        "undefined_symbol.ant", r"never declared in typo \(Antimony would invent them\): k_typo", "antimony"
+    ),
     model("undefined_compartment.ant", r"symbols without a value .*: nucleus", "antimony"),
     model("missing_initial.ant", r"symbols without a value .*: S$", "antimony"),
     model("duplicate_ids.ant", r"reaction 'S' contains a reference to itself", "antimony"),

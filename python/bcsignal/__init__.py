@@ -10,7 +10,7 @@ import roadrunner
 from bcsignal import paths, usermodel
 from bcsignal.claims import ClaimResult, ClaimsFile, check_model, check_model_ids, load_claims, run_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.simulate import load_sbml_file, new_simulator
+from bcsignal.simulate import cached_simulator, load_sbml_file, new_simulator
 from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
 from bcsignal.timecourse import run as run_time_course
 from bcsignal.usermodel import ModelInput
@@ -100,11 +100,12 @@ def check(
     """
     target = usermodel.resolve(model)
     if isinstance(target, str):
-        parsed = load_claims(paths.claims_path(target)) if claims is None else _claims(claims)
         path = paths.sbml_path(target)
-        sim = new_simulator(path.read_text(encoding="utf-8"), name=target, origin=path)
-        if claims is None:
-            return check_model(target, sim)  # a composite runs its papers' claims too
+        text = path.read_text(encoding="utf-8")
+        if claims is None:  # compiled once per process; a composite runs its papers' claims too
+            return check_model(target, cached_simulator(text, name=target, origin=path))
+        parsed = _claims(claims)
+        sim = new_simulator(text, name=target, origin=path)
         check_model_ids(parsed, sim)
         return run_claims(parsed, sim, model=target)
     if claims is None:

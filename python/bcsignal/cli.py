@@ -280,6 +280,7 @@ def print_robustness(result: RunResult) -> None:
     print(
         f"{result.evaluated} sample(s) evaluated {result.executor} in {result.seconds:.1f} s "
         f"({rate:.1f} samples/s, {rate * result.simulations_per_sample:.0f} simulations/s)"
+        + (f" after {result.setup_seconds:.1f} s of cluster set-up" if result.setup_seconds >= 0.1 else "")
         + (f"; {result.resumed} resumed from an earlier run" if result.resumed else "")
     )
     print(f"wrote {result.table_path} and {result.summary_path}")

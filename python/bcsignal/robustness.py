@@ -562,8 +562,11 @@ class RunResult:
     executor: str
     resumed: int
     evaluated: int
+    #: Wall time from the first task sent to the last result written (no cluster start-up).
     seconds: float
     simulations_per_sample: int
+    #: Wall time to start or connect to a cluster and check its workers.
+    setup_seconds: float = 0.0
 
     @property
     def table_path(self) -> Path:
@@ -696,22 +699,23 @@ def run(
         workers = 0 if len(todo) <= IN_PROCESS_MAX_SAMPLES else local_workers()
     began = time.perf_counter()
     executor = "nothing left to do"
+    seconds = 0.0
     if todo:
         if scheduler is None and workers == 0:
             executor = "in this process"
-            _drive(out, study, samples, len(done), todo, 1, chunk_size, progress, None)
+            seconds = _drive(out, study, samples, len(done), todo, 1, chunk_size, progress, None)
         else:
-            executor = _with_dask(
+            executor, seconds = _with_dask(
                 out, study, samples, len(done), todo, scheduler, workers, chunk_size, progress
             )
-    seconds = time.perf_counter() - began
+    setup = time.perf_counter() - began - seconds
     table = _merge(out, study, samples)
     summary = summarise(study, table, nominal_margins(study))
     atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     experiments = sum(
         len({e for c in _parse(s.text, s.origin).claims for e in c.experiments()}) for s in study.suites
     )
-    return RunResult(out, summary, executor, len(done), len(todo), seconds, experiments)
+    return RunResult(out, summary, executor, len(done), len(todo), seconds, experiments, setup)
 
 
 def _with_dask(
@@ -724,7 +728,8 @@ def _with_dask(
     workers: int | None,
     chunk_size: int | None,
     progress: bool,
-) -> str:
+) -> tuple[str, float]:
+    """Evaluate on a local cluster or a scheduler; return how it ran and the evaluation's seconds."""
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -752,12 +757,12 @@ def _with_dask(
             executor = f"on the Dask scheduler {scheduler}"
         with client:
             slots = _check_workers(client)
-            _drive(out, study, samples, resumed, todo, slots, chunk_size, progress, client)
+            seconds = _drive(out, study, samples, resumed, todo, slots, chunk_size, progress, client)
             executor += f" ({slots} worker thread{'s' if slots > 1 else ''})" if scheduler else ""
     finally:
         if cluster is not None:
             cluster.close()
-    return executor
+    return executor, seconds
 
 
 def _drive(
@@ -770,9 +775,11 @@ def _drive(
     chunk_size: int | None,
     progress: bool,
     client: Client | None,
-) -> None:
+) -> float:
+    """Send the samples out in chunks and write each chunk as it completes; return the seconds taken."""
     from tqdm import tqdm
 
+    began = time.perf_counter()
     size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(todo) / (slots * TASKS_PER_SLOT))))
     chunks = _chunks(todo, size)
     results = _in_process(study, chunks) if client is None else _on_dask(client, study, chunks)
@@ -788,3 +795,4 @@ def _drive(
         for start, stop, rows in results:
             _write_chunk(out, study, start, stop, rows)
             bar.update(stop - start)
+    return time.perf_counter() - began

@@ -251,11 +251,6 @@ class Simulator:
             if partition not in ((), self._partition):
                 del self._cache[partition]
 
-    def preequilibrated_time(self, knobs: Mapping[str, float]) -> float | None:
-        """Return how long (minutes) the cached pre-equilibration of these knobs integrated, or None."""
-        state = self._cache.get(self._partition, {}).get(values_key(knobs))
-        return None if state is None else state[0]
-
     def clear_cache(self) -> None:
         """Forget every pre-equilibrated state (the next experiments compute them again)."""
         self._cache.clear()
