@@ -10,7 +10,7 @@ from pathlib import Path
 import antimony
 import libsbml
 
-from bcsignal import paths
+from bcsignal import compose, paths
 from bcsignal.annotate import annotate_model, read_provenance
 from bcsignal.claims import load_claims
 from bcsignal.errors import BcsignalError
@@ -80,6 +80,7 @@ def load_antimony(source: Path) -> Built:
         if sbml_warnings:
             raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
         comp_text = antimony.getCompSBMLString(module)
+        antimony_flat = antimony.getSBMLString(module)  # keeps `inst.x = value`, which comp drops
     finally:
         antimony.clearPreviousLoads()
     comp = _read(comp_text, source)
@@ -88,6 +89,8 @@ def load_antimony(source: Path) -> Built:
         flat = _strip_comp(comp, source)
         _reject_valueless(flat, source)
         return Built(flat=flat)
+    compose.carry_value_overrides(comp, antimony_flat, source)
+    comp_text = write_sbml_string(comp)
     flat = _read(comp_text, source)
     props = libsbml.ConversionProperties()
     props.addOption("flatten comp", True)
@@ -96,6 +99,7 @@ def load_antimony(source: Path) -> Built:
         raise BcsignalError(
             _clean(flat.getErrorLog().toString()), file=source, tool="libsbml comp flattening"
         )
+    compose.rename_overrides(flat, comp)
     _reject_valueless(flat, source)
     return Built(flat=flat, comp=comp)
 
