@@ -185,11 +185,17 @@ def build_model(model_id: str) -> dict[str, str]:
         subs = [load_claims(paths.claims_path(m)) for m in composite.get("submodels", [])]
         papers = [s.paper for s in subs if s.paper is not None]
         title = composite.get("title")
+    tables = {"": provenance}
+    if built.comp is not None:  # the flattened file holds every paper's parameters too
+        tables = {
+            "": compose.merged_provenance(model_id, built.comp),
+            "_comp": compose.top_provenance(model_id, built.comp),
+        }
     files = {}
     for suffix, doc in (("", built.flat), ("_comp", built.comp)):
         if doc is None:
             continue
-        annotate_model(doc, papers, claims.curation, provenance, title=title)
+        annotate_model(doc, papers, claims.curation, tables[suffix], title=title)
         files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
     return files
 

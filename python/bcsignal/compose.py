@@ -328,6 +328,21 @@ def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Pro
     return table
 
 
+def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+    """Return provenance by top-level parameter id of a comp document.
+
+    The composite's own rows for its top-level parameters, and for each value override ``inst_x`` the
+    row of its flattened id ``inst__x``.
+    """
+    own = read_provenance(paths.parameters_path(model_id))
+    table = {k: v for k, v in own.items() if "__" not in k}
+    for oid, (inst, sid) in overrides(doc).items():
+        row = own.get(flat_id(inst, sid))
+        if row is not None:
+            table[oid] = row
+    return table
+
+
 def merge_map_rows(model_id: str, doc: libsbml.SBMLDocument) -> list[dict[str, str]]:
     """Return the merge map as rows for people: element, model, action, became, why."""
     models = instances(doc)

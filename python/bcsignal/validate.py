@@ -393,14 +393,7 @@ def validate_text(text: str, origin: str = "<string>", model_id: str | None = No
         report.issues += interface_issues(model, claims)
         comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
         if compose.is_composite(doc):
-            own = read_provenance(paths.parameters_path(model_id))
-            top = {k: v for k, v in own.items() if "__" not in k}
-            # a value override is a top-level copy instance_x; its row is the flattened id instance__x
-            for oid, (inst, sid) in compose.overrides(doc).items():
-                row = own.get(compose.flat_id(inst, sid))
-                if row is not None:
-                    top[oid] = row
-            report.issues += provenance_issues(model, top)
+            report.issues += provenance_issues(model, compose.top_provenance(model_id, doc))
             entries = compose.load_merge_map(compose.merge_map_path(model_id))
             report.issues += [
                 Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entries)
