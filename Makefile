@@ -20,11 +20,12 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv build validate check lint format clean
+.PHONY: run test venv build validate check lint format clean bench chromium
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH or in pyenv; install one (e.g. pyenv install 3.12)" >&2; exit 1; }
 	@echo "using $(PYTHON) ($$($(PYTHON) --version))"
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -c requirements/constraints.txt -e '.[test,dev]'
@@ -36,9 +37,17 @@ run: $(STAMP)
 	$(BCSIGNAL) build
 	$(BCSIGNAL) validate
 	$(BCSIGNAL) check --results build/results.json
-	@echo "results: build/results.json"
+	$(BCSIGNAL) export
+	$(BCSIGNAL) report
+	@echo "results: build/results.json; archives: build/omex/; report: build/report/index.html"
 
-test: $(STAMP)
+# The report test loads the page in headless Chromium (Debian's `chromium`); install it when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: the report test needs chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: $(STAMP) chromium
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 build: $(STAMP)
@@ -51,13 +60,19 @@ check: $(STAMP)
 	$(BCSIGNAL) check
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests benchmarks
+	$(VENV)/bin/ruff format --check python tests benchmarks
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format python tests
-	$(VENV)/bin/ruff check --fix python tests
+	$(VENV)/bin/ruff format python tests benchmarks
+	$(VENV)/bin/ruff check --fix python tests benchmarks
+
+# Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput.
+# Installs python-copasi (the `bench` extra) and writes benchmarks/RESULTS.md; takes a few minutes.
+bench: $(STAMP)
+	$(VPY) -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
+	$(VPY) benchmarks/bench.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -3,8 +3,6 @@ at most three excused claims, and both composite files agree in libroadrunner an
 
 from __future__ import annotations
 
-import importlib
-import locale
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from bcsignal import cli, paths
 from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, suites
+from bcsignal.copasi import CopasiModel
 from bcsignal.simulate import load_sbml_text
 
 from .conftest import MODEL_IDS
@@ -32,24 +31,11 @@ KNOB_SETTINGS = (
     {"IGF1_dose": 13.0, "miR424_503_KO": 1.0, "NDRG2_OE": 1.0},
     {"TGFb_dose": 0.2, "Ras_V12": 1.0, "JAK_inhibitor": 0.9},
 )
+#: Output times of the simulator cross-check (minutes).
+TIMES = np.linspace(0.0, 600.0, 13)
 #: Readouts compared between simulators (those each composite has are used).
 COMPARED = ("pSTAT3", "pJAK", "pAKT", "BCL2", "IL6", "miR424_503", "migration", "EMT", "apoptosis")
 
-
-def _import_copasi() -> Any:
-    """Import python-copasi without losing the process's text encoding.
-
-    Importing it sets every locale category to C; with LC_CTYPE=C, Python then reads and writes text
-    files as ASCII, and later tests fail on the papers' non-ASCII author names.
-    """
-    ctype = locale.setlocale(locale.LC_CTYPE)
-    try:
-        return importlib.import_module("COPASI")
-    finally:
-        locale.setlocale(locale.LC_CTYPE, ctype)
-
-
-COPASI = _import_copasi()
 
 pytestmark = pytest.mark.skipif(not COMPOSITES, reason="no composite model in the registry")
 
@@ -157,58 +143,21 @@ def test_conserved_totals_are_the_papers(model_id: str, steady: dict[str, dict[s
             )
 
 
-class _RoadRunnerFile:
-    """One compiled SBML file; each run starts from its initial state with the given knob values."""
-
-    def __init__(self, text: str) -> None:
-        self.rr = load_sbml_text(text)
-        self.rr.integrator.relative_tolerance = 1e-10
-        self.rr.integrator.absolute_tolerance = 1e-14
-
-    def run(self, knobs: dict[str, float], ids: list[str]) -> np.ndarray:
-        self.rr.reset()
-        for knob, value in knobs.items():
-            self.rr[knob] = value
-        selections = [f"[{i}]" if i in self.rr.model.getFloatingSpeciesIds() else i for i in ids]
-        return np.array(self.rr.simulate(0, 600, 13, selections=selections))
+def _roadrunner(rr: Any, knobs: dict[str, float], ids: list[str]) -> np.ndarray:
+    """Run a compiled model from its initial state with the given knob values."""
+    rr.reset()
+    for knob, value in knobs.items():
+        rr[knob] = value
+    selections = [f"[{i}]" if i in rr.model.getFloatingSpeciesIds() else i for i in ids]
+    return np.array(rr.simulate(times=list(TIMES), selections=selections))
 
 
-class _CopasiFile:
-    """One SBML file imported into COPASI (comp documents are flattened by COPASI's importer)."""
-
-    def __init__(self, text: str) -> None:
-        COPASI.CCopasiMessage.clearDeque()
-        self.dm = COPASI.CRootContainer.addDatamodel()
-        assert self.dm.importSBMLFromString(text), COPASI.CCopasiMessage.getAllMessageText()
-        severity = COPASI.CCopasiMessage.getHighestSeverity()
-        assert severity < COPASI.CCopasiMessage.ERROR, COPASI.CCopasiMessage.getAllMessageText()
-        task = self.dm.getTask("Time-Course")
-        task.setMethodType(COPASI.CTaskEnum.Method_deterministic)
-        problem = task.getProblem()
-        problem.setStepNumber(12)
-        problem.setDuration(600)
-        problem.setTimeSeriesRequested(True)
-        method = task.getMethod()
-        method.getParameter("Relative Tolerance").setDblValue(1e-10)
-        method.getParameter("Absolute Tolerance").setDblValue(1e-14)
-        method.getParameter("Max Internal Steps").setIntValue(1_000_000)
-        self.task = task
-
-    def run(self, knobs: dict[str, float], ids: list[str]) -> np.ndarray:
-        model = self.dm.getModel()
-        for mv in model.getModelValues():
-            if mv.getSBMLId() in knobs:
-                mv.setInitialValue(knobs[mv.getSBMLId()])
-                # COPASI re-applies its stored initial state on every run unless the change is announced
-                model.updateInitialValues(mv.getInitialValueReference())
-        assert self.task.process(True), COPASI.CCopasiMessage.getAllMessageText()
-        series = self.task.getTimeSeries()
-        column = {series.getSBMLId(i, self.dm): i for i in range(series.getNumVariables())}
-        steps = range(series.getRecordedSteps())
-        return np.array([[series.getConcentrationData(n, column[i]) for i in ids] for n in steps])
-
-    def close(self) -> None:
-        COPASI.CRootContainer.removeDatamodel(self.dm)
+def _copasi(text: str, origin: str, knobs: dict[str, float], ids: list[str]) -> np.ndarray:
+    """Run a fresh COPASI import (comp documents are flattened by COPASI's importer)."""
+    with CopasiModel(text, origin=origin) as copasi:
+        copasi.set_values(knobs)
+        out = copasi.time_course(TIMES, ids)
+    return np.array([out[i] for i in ids]).T
 
 
 @pytest.mark.parametrize("model_id", COMPOSITES)
@@ -218,26 +167,24 @@ def test_comp_and_flat_files_agree_in_libroadrunner_and_copasi(model_id: str) ->
     flat = _flat(model_id)
     ids = [i for i in COMPARED if flat.getElementBySId(i) is not None]
     knob_ids = sorted({k for setting in KNOB_SETTINGS for k in setting if flat.getParameter(k) is not None})
-    reference = _RoadRunnerFile(flat_text)
-    others = {
-        "libroadrunner comp": _RoadRunnerFile(comp_text),
-        "COPASI flat": _CopasiFile(flat_text),
-        "COPASI comp": _CopasiFile(comp_text),
-    }
-    try:
-        for setting in (*KNOB_SETTINGS, {}):
-            knobs = {k: setting.get(k, flat.getParameter(k).getValue()) for k in knob_ids}
-            expected = reference.run(knobs, ids)
-            moved = not np.allclose(expected[0], expected[-1], rtol=1e-3)
-            assert moved == bool(setting), f"{setting}: the unperturbed model must stay, a knob must act"
-            for name, other in others.items():
-                got = other.run(knobs, ids)
-                assert got.shape == expected.shape, name
-                np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-10, err_msg=f"{name} {setting}")
-    finally:
-        for other in others.values():
-            if isinstance(other, _CopasiFile):
-                other.close()
+    runners = {}
+    for name, text in (("flat", flat_text), ("comp", comp_text)):
+        rr = load_sbml_text(text, origin=name)
+        rr.integrator.relative_tolerance = 1e-10
+        rr.integrator.absolute_tolerance = 1e-14
+        runners[name] = rr
+    for setting in (*KNOB_SETTINGS, {}):
+        knobs = {k: setting.get(k, flat.getParameter(k).getValue()) for k in knob_ids}
+        expected = _roadrunner(runners["flat"], knobs, ids)
+        moved = not np.allclose(expected[0], expected[-1], rtol=1e-3)
+        assert moved == bool(setting), f"{setting}: the unperturbed model must stay, a knob must act"
+        for name, got in (
+            ("libroadrunner comp", _roadrunner(runners["comp"], knobs, ids)),
+            ("COPASI flat", _copasi(flat_text, "flat", knobs, ids)),
+            ("COPASI comp", _copasi(comp_text, "comp", knobs, ids)),
+        ):
+            assert got.shape == expected.shape, name
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-10, err_msg=f"{name} {setting}")
 
 
 @pytest.mark.parametrize("model_id", COMPOSITES)

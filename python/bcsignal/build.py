@@ -12,7 +12,7 @@ import libsbml
 
 from bcsignal import compose, paths
 from bcsignal.annotate import annotate_model, read_provenance
-from bcsignal.claims import load_claims
+from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
 
@@ -177,14 +177,7 @@ def build_model(model_id: str) -> dict[str, str]:
     if model_sid != model_id:
         raise BcsignalError(f"the main model is {model_sid!r}; it must be named {model_id!r}", file=source)
     provenance = read_provenance(paths.parameters_path(model_id))
-    title: str | None = None
-    if claims.paper is not None:
-        papers = [claims.paper]
-    else:
-        composite = claims.composite or {}
-        subs = [load_claims(paths.claims_path(m)) for m in composite.get("submodels", [])]
-        papers = [s.paper for s in subs if s.paper is not None]
-        title = composite.get("title")
+    papers, title = papers_of(claims), title_of(claims)
     tables = {"": provenance}
     if built.comp is not None:  # the flattened file holds every paper's parameters too
         tables = {

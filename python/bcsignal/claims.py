@@ -33,6 +33,8 @@ DEFAULT_RISE = 1.5
 DEFAULT_ORDER_FOLD = 1.05
 #: Values below this are treated as zero when forming ratios (nM or dimensionless).
 TINY = 1e-12
+#: Relations that read a whole time course (a peak); their experiments are sampled densely.
+TIME_COURSE_RELATIONS = frozenset({"transient", "sustained"})
 
 
 # ---------------------------------------------------------------------------
@@ -345,14 +347,14 @@ class ClaimResult:
             "prediction": self.claim.prediction,
             "experiments": self.claim.experiments(),
             "passed": self.passed,
-            "margin": _finite(self.margin),
+            "margin": json_number(self.margin),
             "readouts": [
                 {
                     "readout": r.readout,
-                    "values": {k: _finite(v) for k, v in r.values.items()},
-                    "observed": _finite(r.observed),
+                    "values": {k: json_number(v) for k, v in r.values.items()},
+                    "observed": json_number(r.observed),
                     "expected": r.expected,
-                    "margin": _finite(r.margin),
+                    "margin": json_number(r.margin),
                     "passed": r.passed,
                     "detail": r.detail,
                 }
@@ -361,7 +363,8 @@ class ClaimResult:
         }
 
 
-def _finite(x: float) -> float | str:
+def json_number(x: float) -> float | str:
+    """Return a float for JSON: itself when finite, else "inf", "-inf" or "nan" (JSON has no such numbers)."""
     return x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "nan")
 
 
@@ -489,7 +492,7 @@ def evaluate(
         model=model, claim=claim, suite=suite, excused=excuse and claim.composite_exception is not None
     )
     for readout in claim.readouts:
-        if claim.relation in {"transient", "sustained"}:
+        if claim.relation in TIME_COURSE_RELATIONS:
             result.readouts.append(_time_course(claim, readout, trajs))
         elif claim.relation == "ordering":
             result.readouts.append(_ordering(claim, readout, trajs))
@@ -511,6 +514,55 @@ def observation_times(claim: Claim) -> list[float]:
     return times
 
 
+@dataclass(frozen=True)
+class PlannedExperiment:
+    """One experiment as the claims need it: the readouts to select, the times to observe, the grid."""
+
+    name: str
+    protocol: Protocol
+    readouts: list[str]
+    observe: list[float]
+    dense: bool
+
+
+def experiment_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
+    """Return the experiments the claims use (in file order), each with only what its claims read.
+
+    An experiment is sampled densely only when a time-course claim (transient, sustained) reads it;
+    the others are integrated to their observation times and their end.
+    """
+    needed: dict[str, set[str]] = {}
+    observe: dict[str, set[float]] = {}
+    dense: set[str] = set()
+    for claim in claims.claims:
+        for name in claim.experiments():
+            needed.setdefault(name, set()).update(claim.readouts)
+            observe.setdefault(name, set()).update(observation_times(claim))
+            if claim.relation in TIME_COURSE_RELATIONS:
+                dense.add(name)
+    return [
+        PlannedExperiment(
+            name, experiment.protocol, sorted(needed[name]), sorted(observe[name]), name in dense
+        )
+        for name, experiment in claims.experiments.items()
+        if name in needed
+    ]
+
+
+_plans: dict[int, tuple[ClaimsFile, list[PlannedExperiment]]] = {}
+
+
+def _cached_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
+    """Return experiment_plan(claims), computed once per claims-file object (robustness reuses one)."""
+    cached = _plans.get(id(claims))
+    if cached is None or cached[0] is not claims:
+        if len(_plans) > 256:
+            _plans.clear()
+        cached = (claims, experiment_plan(claims))
+        _plans[id(claims)] = cached
+    return cached[1]
+
+
 def run_claims(
     claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
 ) -> list[ClaimResult]:
@@ -519,21 +571,13 @@ def run_claims(
     ``model`` names the model simulated (default: the claims file's own); when it differs, the results
     carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
     """
-    needed: dict[str, set[str]] = {}
-    observe: dict[str, set[float]] = {}
-    for claim in claims.claims:
-        for name in claim.experiments():
-            needed.setdefault(name, set()).update(claim.readouts)
-            observe.setdefault(name, set()).update(observation_times(claim))
     trajs: dict[str, Trajectory] = {}
-    for name in claims.experiments:
-        if name not in needed:
-            continue
+    for plan in _cached_plan(claims):
         try:
-            trajs[name] = sim.run(claims.experiments[name].protocol, sorted(needed[name]), observe[name])
+            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=plan.dense)
         except BcsignalError as exc:
             raise BcsignalError(
-                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {name}"
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
             ) from exc
     target = model or claims.model
     return [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]
@@ -545,10 +589,53 @@ def suites(claims: ClaimsFile) -> list[ClaimsFile]:
     return [*files, claims]
 
 
+def check_suites(model_id: str, files: Sequence[ClaimsFile], sim: Simulator) -> list[ClaimResult]:
+    """Evaluate claims files against one model; another model's claims honour composite exceptions."""
+    results: list[ClaimResult] = []
+    for suite in files:
+        results += run_claims(suite, sim, model=model_id, excuse=suite.model != model_id)
+    return results
+
+
 def check_model(model_id: str, sim: Simulator) -> list[ClaimResult]:
     """Evaluate every claim that applies to a registry model: a composite runs its papers' claims too."""
-    own = load_claims(paths.claims_path(model_id))
-    results: list[ClaimResult] = []
-    for suite in suites(own):
-        results += run_claims(suite, sim, model=model_id, excuse=suite is not own)
-    return results
+    return check_suites(model_id, suites(load_claims(paths.claims_path(model_id))), sim)
+
+
+def papers_of(claims: ClaimsFile) -> list[Mapping[str, Any]]:
+    """Return the papers that describe a model: its own, or (a composite) its submodels'."""
+    if claims.paper is not None:
+        return [claims.paper]
+    subs = (claims.composite or {}).get("submodels", [])
+    return [p for sub in subs for p in papers_of(load_claims(paths.claims_path(sub)))]
+
+
+def title_of(claims: ClaimsFile) -> str:
+    """Return the title of a model: its paper's, or the composite's own."""
+    if claims.paper is not None:
+        return str(claims.paper["title"])
+    return str((claims.composite or {}).get("title", claims.model))
+
+
+def claimed_experiments(claims: ClaimsFile) -> dict[str, tuple[list[str], list[float]]]:
+    """Return each experiment some claim uses (file order): the readouts and the times its claims read."""
+    return {plan.name: (plan.readouts, plan.observe) for plan in experiment_plan(claims)}
+
+
+def simulate_experiments(
+    claims: ClaimsFile, sim: Simulator, extra_times: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, Trajectory]:
+    """Simulate every claimed experiment once on the dense grid (for plots and exchange).
+
+    ``extra_times`` adds output times per experiment.
+    """
+    trajs: dict[str, Trajectory] = {}
+    for plan in experiment_plan(claims):
+        extra = [*plan.observe, *(extra_times or {}).get(plan.name, ())]
+        try:
+            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, extra, dense=True)
+        except BcsignalError as exc:
+            raise BcsignalError(
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
+            ) from exc
+    return trajs

@@ -1,4 +1,4 @@
-"""The `bcsignal` command line: build, validate, check, steady-state, merge-map and models."""
+"""The `bcsignal` command line: build, validate, check, exchange, report, robustness and composite tools."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bcsignal import build, compose, paths
+from bcsignal import build, compose, paths, robustness
 from bcsignal.claims import ClaimResult, check_model
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
+from bcsignal.robustness import RunResult
 from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
 from bcsignal.validate import Report, read_document, validate_file, validate_model
@@ -20,6 +22,8 @@ from bcsignal.validate import Report, read_document, validate_file, validate_mod
 EXIT_FAILED = 1
 #: Exit code for bad input or a tool failure.
 EXIT_ERROR = 2
+#: Exit code when the user interrupts a long run (as a shell reports SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 def _models(selected: Sequence[str]) -> list[str]:
@@ -115,6 +119,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else EXIT_FAILED
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one COMBINE/OMEX archive per model (SBML, SED-ML of every claimed experiment, metadata)."""
+    from bcsignal import exchange
+
+    folder = Path(args.out) if args.out else None
+    for path in exchange.export(_models(args.models), folder):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
+    from bcsignal import crosscheck
+
+    results = crosscheck.check(_models(args.models))
+    print("\n".join(crosscheck.table(results)))
+    print(crosscheck.summary(results))
+    if args.results:
+        payload = {"format": 1, "models": [r.to_json() for r in results]}
+        atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return 0 if all(r.passed for r in results) else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the curation report (an offline static site) for every model or the ones named."""
+    from bcsignal import report
+
+    index = report.build_report(
+        _models(args.models), Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
+    )
+    print(f"wrote {index}")
+    return 0
+
+
 def cmd_steady_state(args: argparse.Namespace) -> int:
     """Print the unperturbed steady state of a model as Antimony lines to paste as initial values.
 
@@ -154,6 +192,66 @@ def cmd_merge_map(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else 0
 
 
+def print_robustness(result: RunResult) -> None:
+    """Print a robustness summary: per claim the fraction holding, its 95 % interval and top parameters."""
+    summary = result.summary
+    print(
+        f"{summary['model']}: {summary['samples']} samples ({summary['failed']} failed), "
+        f"sigma {summary['sigma']:g}, seed {summary['seed']}, {len(summary['parameters'])} parameters sampled"
+    )
+    if summary["nominal_failure"]:
+        print(f"  the nominal parameter set itself fails: {summary['nominal_failure']}")
+    width = max(len("all claims"), *(len(c) for c in summary["claims"]))
+    print(f"  {'claim':<{width}}  holds  95% interval    nominal  decisive parameters (Spearman rho)")
+
+    def line(name: str, holds: dict[str, Any], nominal: str, top: str) -> None:
+        fraction = "  -  " if holds["fraction"] is None else f"{holds['fraction']:.3f}"
+        low, high = holds["interval95"]
+        print(f"  {name:<{width}}  {fraction}  [{low:.3f}, {high:.3f}]  {nominal:>7}  {top}".rstrip())
+
+    for name, entry in summary["claims"].items():
+        nominal = entry.get("nominal_margin")
+        shown = f"{nominal:+.3f}" if isinstance(nominal, float) else str(nominal or "")
+        top = ", ".join(f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3])
+        suffix = " (excused)" if entry["excused"] else ""
+        line(name, entry["holds"], shown, top + suffix)
+    line("all claims", summary["all_claims_hold"], "", "")
+    for failure in summary["failures"][:5]:
+        print(f"  failed x{failure['count']}: {failure['example']}")
+    rate = result.evaluated / result.seconds if result.seconds > 0 else 0.0
+    print(
+        f"{result.evaluated} sample(s) evaluated {result.executor} in {result.seconds:.1f} s "
+        f"({rate:.1f} samples/s, {rate * result.simulations_per_sample:.0f} simulations/s)"
+        + (f"; {result.resumed} resumed from an earlier run" if result.resumed else "")
+    )
+    print(f"wrote {result.table_path} and {result.summary_path}")
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """Sample the kinetic parameters log-normally and report how robustly each claim holds."""
+    (mid,) = _models([args.model])
+    study = robustness.study_for_model(mid, sigma=args.sigma, seed=args.seed, fixed=args.fix)
+    out = Path(args.out) if args.out else paths.build_dir() / "robustness" / mid
+    try:
+        result = robustness.run(
+            study,
+            out,
+            args.samples,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"bcsignal: interrupted; finished samples are kept in {out}: rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print_robustness(result)
+    return 0
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     """List the model ids."""
     print("\n".join(paths.model_ids()))
@@ -180,12 +278,72 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
+    for name, func, summary, option, option_help in (
+        (
+            "export",
+            cmd_export,
+            "write build/omex/<model>.omex (SBML + SED-ML + metadata)",
+            "--out",
+            "folder for the archives (default: build/omex)",
+        ),
+        (
+            "crosscheck",
+            cmd_crosscheck,
+            "compare libroadrunner and COPASI on every claimed experiment",
+            "--results",
+            "write machine-readable results (JSON)",
+        ),
+        (
+            "report",
+            cmd_report,
+            "write the curation report, build/report/index.html",
+            "--out",
+            "folder for the site (default: build/report)",
+        ),
+    ):
+        command = sub.add_parser(name, help=summary)
+        command.add_argument("models", nargs="*", help="model ids (default: all)")
+        command.add_argument(option, metavar="FILE" if option == "--results" else "DIR", help=option_help)
+        command.set_defaults(func=func)
+        if name == "report":
+            command.add_argument(
+                "--no-crosscheck", action="store_true", help="leave out the COPASI comparison"
+            )
     s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
     s.add_argument("model")
     s.set_defaults(func=cmd_steady_state)
     mm = sub.add_parser("merge-map", help="show a composite's merge map")
     mm.add_argument("model", nargs="?", help="composite model id (default: the first composite)")
     mm.set_defaults(func=cmd_merge_map)
+    r = sub.add_parser(
+        "robustness",
+        help="how robustly each claim holds when the kinetic parameters are sampled (local or Dask)",
+    )
+    r.add_argument("model")
+    r.add_argument("--samples", type=int, default=robustness.DEFAULT_SAMPLES, help="number of samples")
+    r.add_argument(
+        "--sigma",
+        type=float,
+        default=robustness.DEFAULT_SIGMA,
+        help="standard deviation of each log-parameter (default %(default)s)",
+    )
+    r.add_argument("--seed", type=int, default=robustness.DEFAULT_SEED, help="seed of the sample generator")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, tcp://host:port")
+    r.add_argument(
+        "--workers",
+        type=int,
+        help="local worker processes (default: one per core; 0 = in this process, "
+        f"the default for at most {robustness.IN_PROCESS_MAX_SAMPLES} samples)",
+    )
+    r.add_argument(
+        "--out", metavar="DIR", help="output folder (default build/robustness/MODEL); reused to resume"
+    )
+    r.add_argument(
+        "--fix", action="append", default=[], metavar="PARAM", help="hold a parameter at its value"
+    )
+    r.add_argument("--chunk-size", type=int, help="samples per task (default: automatic)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_robustness)
     m = sub.add_parser("models", help="list the model ids")
     m.set_defaults(func=cmd_models)
     return p

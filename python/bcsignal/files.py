@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, TextIO, cast
 
 from bcsignal.errors import BcsignalError
 
@@ -15,8 +18,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to a path atomically; on failure the old file is intact and no temporary remains."""
+@contextmanager
+def _atomic(path: Path, binary: bool) -> Iterator[IO[Any]]:
+    """Yield a handle on a temporary file that is renamed onto `path` once the block completes."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,8 +29,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise BcsignalError(f"cannot write: {exc.strerror}", file=path) from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        handle = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)
@@ -35,6 +40,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise BcsignalError(f"cannot write: {exc.strerror}", file=path) from exc
         raise
+
+
+@contextmanager
+def atomic_open(path: Path) -> Iterator[TextIO]:
+    """Stream UTF-8 text (LF line endings) to `path` atomically, for files too large to build in memory.
+
+    On any failure the old file is intact and no temporary remains.
+    """
+    with _atomic(path, binary=False) as handle:
+        yield cast(TextIO, handle)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes to a path atomically; on failure the old file is intact and no temporary remains."""
+    with _atomic(path, binary=True) as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -1,0 +1,226 @@
+"""Cross-simulator agreement: every claimed experiment simulated with libroadrunner and with COPASI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bcsignal import paths
+from bcsignal.claims import ClaimsFile, claimed_experiments, load_claims
+from bcsignal.copasi import CopasiModel
+from bcsignal.errors import BcsignalError
+from bcsignal.simulate import Simulator, Trajectory, new_simulator
+
+#: Tolerances both simulators integrate with.
+RELATIVE_TOLERANCE = 1e-10
+ABSOLUTE_TOLERANCE = 1e-14
+#: Two values agree when |a - b| <= AGREE_ATOL + AGREE_RTOL*|b| (b: libroadrunner).
+AGREE_RTOL = 1e-4
+AGREE_ATOL = 1e-12
+#: Initial values must agree this closely after import (catches COPASI's "missing value = 1").
+INITIAL_RTOL = 1e-12
+
+
+@dataclass
+class Difference:
+    """The worst point of one readout: where |COPASI - libroadrunner| is largest against the bound."""
+
+    readout: str
+    time: float
+    copasi: float
+    roadrunner: float
+
+    @property
+    def score(self) -> float:
+        """Return |a - b| / (AGREE_ATOL + AGREE_RTOL*|b|); agreement is score <= 1."""
+        return abs(self.copasi - self.roadrunner) / (AGREE_ATOL + AGREE_RTOL * abs(self.roadrunner))
+
+
+@dataclass
+class ExperimentCheck:
+    """One experiment compared at every output time of every readout."""
+
+    experiment: str
+    points: int
+    readouts: tuple[str, ...]
+    worst: Difference | None
+
+    @property
+    def passed(self) -> bool:
+        """Return whether every readout agrees at every output time."""
+        return self.worst is None or self.worst.score <= 1.0
+
+
+@dataclass
+class ModelCheck:
+    """A model's import into COPASI, its initial values and every claimed experiment."""
+
+    model: str
+    import_warnings: int = 0
+    initial_mismatches: list[str] = field(default_factory=list)
+    experiments: list[ExperimentCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Return whether the import was clean, initial values agree and every experiment agrees."""
+        return not self.initial_mismatches and all(e.passed for e in self.experiments)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "model": self.model,
+            "passed": self.passed,
+            "import_warnings": self.import_warnings,
+            "initial_mismatches": self.initial_mismatches,
+            "experiments": [
+                {
+                    "experiment": e.experiment,
+                    "points": e.points,
+                    "readouts": list(e.readouts),
+                    "passed": e.passed,
+                    "worst_score": e.worst.score if e.worst else 0.0,
+                    "worst": vars(e.worst) if e.worst else None,
+                }
+                for e in self.experiments
+            ],
+        }
+
+
+def worst_difference(
+    readout: str, times: np.ndarray, copasi: np.ndarray, roadrunner: np.ndarray
+) -> Difference | None:
+    """Return the point of a readout with the largest score, or None for an empty series."""
+    if times.size == 0:
+        return None
+    score = np.abs(copasi - roadrunner) / (AGREE_ATOL + AGREE_RTOL * np.abs(roadrunner))
+    if not np.all(np.isfinite(score)):
+        k = int(np.flatnonzero(~np.isfinite(score))[0])
+    else:
+        k = int(np.argmax(score))
+    return Difference(readout, float(times[k]), float(copasi[k]), float(roadrunner[k]))
+
+
+def _initial_mismatches(copasi: CopasiModel, sim: Simulator) -> list[str]:
+    """Compare every species, parameter and compartment initial value of COPASI with libroadrunner's."""
+    rr = sim.rr
+    model = rr.model
+    reference = dict(
+        zip(model.getFloatingSpeciesIds(), model.getFloatingSpeciesConcentrations(), strict=True)
+    )
+    reference.update(
+        zip(model.getBoundarySpeciesIds(), model.getBoundarySpeciesConcentrations(), strict=True)
+    )
+    reference.update({p: float(rr[p]) for p in model.getGlobalParameterIds()})
+    reference.update(zip(model.getCompartmentIds(), model.getCompartmentVolumes(), strict=True))
+    found = copasi.initial_values()
+    problems = []
+    for sid in sorted(set(reference) | set(found)):
+        if sid not in found or sid not in reference:
+            problems.append(f"{sid}: only in {'libroadrunner' if sid in reference else 'COPASI'}")
+            continue
+        a, b = found[sid], float(reference[sid])
+        if not math.isclose(a, b, rel_tol=INITIAL_RTOL, abs_tol=1e-300):
+            problems.append(f"{sid}: COPASI {a:.17g}, libroadrunner {b:.17g}")
+    return problems
+
+
+def _copasi_protocol(
+    sbml: str, origin: str, traj: Trajectory, sim: Simulator, claims: ClaimsFile, name: str
+) -> dict[str, np.ndarray]:
+    """Run one experiment in COPASI on the same output times as libroadrunner's trajectory."""
+    protocol = claims.experiments[name].protocol
+    readouts = list(traj.values)
+    knobs = dict(protocol.preequilibration)
+    t_pre = sim.preequilibration_time(knobs)
+    chunks: dict[str, list[np.ndarray]] = {r: [] for r in readouts}
+    with CopasiModel(sbml, origin=origin) as copasi:
+        copasi.set_values(knobs)
+        if t_pre > 0:
+            copasi.time_course([0.0, t_pre], readouts)
+        elapsed = 0.0
+        for i, phase in enumerate(protocol.phases):
+            copasi.set_values(dict(phase.set))
+            end = elapsed + phase.duration
+            inside = (traj.times >= elapsed - 1e-9) & (traj.times <= end + 1e-9)
+            grid = traj.times[inside] - elapsed
+            grid[0] = 0.0
+            out = copasi.time_course(
+                grid, readouts, relative_tolerance=RELATIVE_TOLERANCE, absolute_tolerance=ABSOLUTE_TOLERANCE
+            )
+            for r in readouts:
+                chunks[r].append(out[r] if i == 0 else out[r][1:])
+            elapsed = end
+    return {r: np.concatenate(v) for r, v in chunks.items()}
+
+
+def check_model(
+    model_id: str, sbml: str, claims: ClaimsFile, *, origin: str | Path | None = None
+) -> ModelCheck:
+    """Simulate every claimed experiment of a model with both simulators and compare every output."""
+    origin = str(origin or model_id)
+    sim = new_simulator(sbml, name=model_id, origin=origin)
+    sim.rr.integrator.relative_tolerance = RELATIVE_TOLERANCE
+    sim.rr.integrator.absolute_tolerance = ABSOLUTE_TOLERANCE
+    result = ModelCheck(model=model_id)
+    with CopasiModel(sbml, origin=origin) as copasi:
+        result.import_warnings = len(copasi.import_messages.warnings)
+        result.initial_mismatches = _initial_mismatches(copasi, sim)
+    for name, (readouts, observe) in claimed_experiments(claims).items():
+        traj = sim.run(claims.experiments[name].protocol, readouts, observe)
+        try:
+            copasi_values = _copasi_protocol(sbml, origin, traj, sim, claims, name)
+        except BcsignalError as exc:
+            raise BcsignalError(exc.cause, file=exc.file, tool=exc.tool, where=f"experiment {name}") from exc
+        worst: Difference | None = None
+        for r in readouts:
+            diff = worst_difference(r, traj.times, copasi_values[r], traj.values[r])
+            if diff is not None and (worst is None or diff.score > worst.score):
+                worst = diff
+        result.experiments.append(ExperimentCheck(name, int(traj.times.size), tuple(readouts), worst))
+    return result
+
+
+def check(model_ids: Sequence[str]) -> list[ModelCheck]:
+    """Cross-check shipped models (their SBML in sbml/ and their claims files)."""
+    out = []
+    for mid in model_ids:
+        path = paths.sbml_path(mid)
+        out.append(
+            check_model(
+                mid, path.read_text(encoding="utf-8"), load_claims(paths.claims_path(mid)), origin=path
+            )
+        )
+    return out
+
+
+def table(results: Sequence[ModelCheck]) -> list[str]:
+    """Return the cross-check as text lines: one per experiment, then a summary per model."""
+    lines = [f"{'model':<32} {'experiment':<28} {'points':>6}  {'worst |a-b|/bound':>17}  result"]
+    for model in results:
+        for e in model.experiments:
+            score = e.worst.score if e.worst else 0.0
+            where = f"  ({e.worst.readout} at t={e.worst.time:g})" if e.worst and not e.passed else ""
+            lines.append(
+                f"{model.model:<32} {e.experiment:<28} {e.points * len(e.readouts):>6}  {score:>17.3g}  "
+                f"{'ok' if e.passed else 'DIFFERENT'}{where}"
+            )
+        for problem in model.initial_mismatches:
+            lines.append(f"{model.model:<32} initial value differs: {problem}")
+        lines.append(
+            f"{model.model:<32} COPASI import clean ({model.import_warnings} warning(s)); "
+            f"{sum(e.passed for e in model.experiments)}/{len(model.experiments)} experiments agree"
+            f" — {'PASS' if model.passed else 'FAIL'}"
+        )
+    return lines
+
+
+def summary(results: Mapping[str, ModelCheck] | Sequence[ModelCheck]) -> str:
+    """Return a one-line summary."""
+    models = list(results.values()) if isinstance(results, Mapping) else list(results)
+    agree = sum(m.passed for m in models)
+    return f"{agree} of {len(models)} model(s) agree between libroadrunner and COPASI"

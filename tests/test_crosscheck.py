@@ -1,0 +1,133 @@
+"""libroadrunner against COPASI: clean import, same initial values, same trajectories; and the checks fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bcsignal import cli, crosscheck
+from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal.copasi import CopasiModel
+from bcsignal.crosscheck import AGREE_RTOL, check_model, worst_difference
+from bcsignal.errors import BcsignalError
+
+from .conftest import DATA, MODEL_IDS
+
+
+@pytest.fixture(scope="session")
+def crosscheck_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """The command line run once for every model, its JSON results by model."""
+    out = tmp_path_factory.mktemp("crosscheck") / "crosscheck.json"
+    assert cli.main(["crosscheck", "--results", str(out)]) == 0
+    return {m["model"]: m for m in json.loads(out.read_text())["models"]}
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_every_experiment_agrees(model_id: str, crosscheck_results: dict[str, dict[str, object]]) -> None:
+    result = crosscheck_results[model_id]
+    claims = load_claims(Path(__file__).parent.parent / "models" / f"{model_id}.claims.yaml")
+    used = {n for c in claims.claims for n in c.experiments()}
+    experiments = result["experiments"]
+    assert isinstance(experiments, list)
+    assert {e["experiment"] for e in experiments} == used
+    assert all(e["passed"] and e["worst_score"] <= 1 for e in experiments), experiments
+    assert result["initial_mismatches"] == [] and result["passed"]
+
+
+def test_crosscheck_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["crosscheck", MODEL_IDS[0]]) == 0
+    out = capsys.readouterr().out
+    assert "worst |a-b|/bound" in out and "PASS" in out and "1 of 1 model(s) agree" in out
+
+
+@pytest.fixture
+def tiny_claims() -> ClaimsFile:
+    return load_claims(DATA / "tiny.claims.yaml")
+
+
+def test_tiny_model_agrees(tiny_sbml: str, tiny_claims: ClaimsFile) -> None:
+    result = check_model("tiny", tiny_sbml, tiny_claims)
+    assert result.passed and len(result.experiments) == len(tiny_claims.experiments)
+
+
+def test_missing_initial_value_is_caught(tiny_sbml: str, tiny_claims: ClaimsFile) -> None:
+    # COPASI fills a missing initial value with 1 where libroadrunner uses 0: the check must see it.
+    start = tiny_sbml.index('<species id="S"')
+    end = tiny_sbml.index(">", start)
+    species = tiny_sbml[start:end]
+    stripped = " ".join(part for part in species.split() if not part.startswith("initialConcentration="))
+    result = check_model("tiny", tiny_sbml.replace(species, stripped), tiny_claims)
+    assert not result.passed
+    assert any(
+        m.startswith("S: COPASI 1,") or m.startswith("S: COPASI 1 ") for m in result.initial_mismatches
+    )
+
+
+def test_worst_difference_applies_the_bound() -> None:
+    times = np.linspace(0, 10, 11)
+    b = np.linspace(1, 2, 11)
+    within = worst_difference("x", times, b * (1 + 0.5 * AGREE_RTOL), b)
+    assert within is not None and within.score <= 1
+    beyond = worst_difference("x", times, b * (1 + 2 * AGREE_RTOL), b)
+    assert beyond is not None and beyond.score > 1 and beyond.time == 10
+
+
+def test_a_different_trajectory_fails(
+    tiny_sbml: str, tiny_claims: ClaimsFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class SlightlyOff(CopasiModel):
+        """COPASI given a stimulus 0.1 % stronger than libroadrunner's."""
+
+        def set_values(self, values: Mapping[str, float]) -> None:
+            super().set_values({k: v * 1.001 if k == "stim" else v for k, v in values.items()})
+
+    monkeypatch.setattr(crosscheck, "CopasiModel", SlightlyOff)
+    result = check_model("tiny", tiny_sbml, tiny_claims)
+    failed = {e.experiment for e in result.experiments if not e.passed}
+    assert not result.passed and "stimulated" in failed and "rest" not in failed
+
+
+def test_announced_value_change_is_not_lost(tiny_sbml: str) -> None:
+    # COPASI restores its stored initial state on every run; set_values announces each change
+    with CopasiModel(tiny_sbml, origin="tiny") as model:
+        rest = model.time_course([0.0, 15.0], ["Sp"])["Sp"][-1]
+    with CopasiModel(tiny_sbml, origin="tiny") as model:
+        model.set_values({"stim": 1.0})
+        stimulated = model.time_course([0.0, 15.0], ["Sp"])["Sp"][-1]
+    assert stimulated > 2 * rest
+
+
+def test_unclean_import_is_refused(tiny_sbml: str) -> None:
+    # COPASI can report success while its message queue holds an error: that import is refused
+    broken = tiny_sbml.replace("<ci> inh </ci>", "<ci> nosuch </ci>", 1)
+    with pytest.raises(BcsignalError, match=r"\[COPASI\] SBML import was not clean: .*kinetic law"):
+        CopasiModel(broken, origin="broken.xml")
+
+
+@pytest.mark.parametrize(
+    ("importer", "encoding"),
+    [("from bcsignal.copasi import _copasi; _copasi()", "UTF-8"), ("import COPASI", "ANSI_X3.4-1968")],
+)
+def test_importing_copasi_keeps_the_text_encoding(importer: str, encoding: str) -> None:
+    """python-copasi sets every locale category to C on import; bcsignal puts the character type back."""
+    code = f"{importer}; import locale; print(locale.getpreferredencoding(False))"
+    env = {**os.environ, "LC_ALL": "", "LANG": "C.UTF-8", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == encoding
+
+
+def test_a_vanishing_initial_value_does_not_stop_copasi(tiny_sbml: str) -> None:
+    """From F = 1e-200 COPASI's time course fails silently; such values are run as 0."""
+    runs = []
+    for start in (1e-200, 0.0):
+        with CopasiModel(tiny_sbml) as copasi:
+            copasi.set_values({"F": start, "stim": 1.0})
+            runs.append(copasi.time_course(np.linspace(0.0, 30.0, 7), ["Sp", "F"]))
+    np.testing.assert_array_equal(runs[0]["Sp"], runs[1]["Sp"])
