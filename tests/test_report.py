@@ -9,13 +9,13 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from bcsignal import cli, paths, report
+from bcsignal import cli, compose, paths, report
+from bcsignal.build import load_antimony
 from bcsignal.claims import load_claims, papers_of
-from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_bytes
 
 from . import browser
-from .conftest import MODEL_IDS
+from .conftest import DATA, MODEL_IDS
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -110,17 +110,15 @@ def test_console_check_sees_errors(tmp_path: Path) -> None:
     assert any("bad" in e for e in errors) and any("gone.png" in e for e in errors)
 
 
-def test_merge_map_renders_tsv_and_yaml(tmp_path: Path) -> None:
-    tsv = tmp_path / "composite.merge.tsv"
-    tsv.write_text("element\tbecame\twhy\nPark.JAK_phosphorylation\tJAK_phosphorylation\tsame step\n")
-    assert "<td>Park.JAK_phosphorylation</td>" in report.merge_map_html(tsv)
-    yml = tmp_path / "composite.merge.yaml"
-    yml.write_text(
-        "entries:\n  - {element: Huber.IKK, became: IKK, why: shared}\n  - {element: x, deleted: true}\n"
-    )
-    html = report.merge_map_html(yml)
-    assert "<th>deleted</th>" in html and "<td>true</td>" in html and "<td>Huber.IKK</td>" in html
-    bad = tmp_path / "composite.merge.json"
-    bad.write_text('"just a string"')
-    with pytest.raises(BcsignalError, match="list of records"):
-        report.merge_map_html(bad)
+def test_merge_map_renders_every_element() -> None:
+    built = load_antimony(DATA / "duo.ant")
+    assert built.comp is not None
+    entries = compose.load_merge_map(DATA / "duo.merge.yaml")
+    rows = [
+        {"element": key, "model": "tiny", "action": e.action, "became": e.became or "", "why": e.why}
+        for e in entries
+        for key in e.elements
+    ]
+    html = report.merge_map_html(rows)
+    assert html.count("<tr>") == 1 + len(compose.links(built.comp))
+    assert "<td>b.feedback_decay</td>" in html and "<th>why</th>" in html

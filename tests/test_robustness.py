@@ -177,12 +177,24 @@ def test_dask_runs_give_identical_results(
     one = robustness.run(
         fragile, tmp_path / "one", SAMPLES, scheduler=one_worker_cluster.scheduler_address, progress=False
     )
-    assert one.executor.startswith("Dask scheduler tcp://127.0.0.1:")
+    assert one.executor.startswith("on the Dask scheduler tcp://127.0.0.1:")
     two = robustness.run(fragile, tmp_path / "two", SAMPLES, workers=2, chunk_size=3, progress=False)
-    assert two.executor.startswith("local Dask cluster, 2 worker")
+    assert two.executor == "on a local Dask cluster of 2 worker processes"
     for out in (one.out, two.out):
         for name in (robustness.TABLE, robustness.SUMMARY):
             assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_a_scheduler_without_workers_is_our_error(
+    fragile: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(robustness, "WORKER_WAIT", 1.0)
+    with (
+        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as empty,
+        pytest.raises(BcsignalError, match="no worker") as info,
+    ):
+        robustness.run(fragile, tmp_path, 4, scheduler=empty.scheduler_address, progress=False)
+    assert info.value.tool == "dask"
 
 
 def test_a_rerun_resumes(fragile: Study, reference: Path, tmp_path: Path) -> None:

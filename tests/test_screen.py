@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bcsignal.errors import BcsignalError
-from bcsignal.screen import read_screened, screen_xml
+from bcsignal.screen import read_screened, screen_antimony, screen_text, screen_xml, screen_yaml
 from bcsignal.simulate import load_sbml_text
 
 SECRET = "TOP-SECRET-CONTENT-4711"
@@ -63,3 +63,38 @@ def test_model_text_is_never_taken_for_a_path_or_url() -> None:
     for text in ("https://example.invalid/model.xml", "/etc/passwd", "sbml/Park_BBRC2007.xml"):
         with pytest.raises(BcsignalError, match="not XML"):
             load_sbml_text(text)
+
+
+def test_screening_reports_the_root_and_comp_references() -> None:
+    facts = screen_xml(
+        b'<sbml xmlns:comp="c">\n<comp:externalModelDefinition comp:id="a" comp:source="sub.xml"/></sbml>'
+    )
+    assert facts.root == "sbml" and facts.references == (("sub.xml", 2),)
+
+
+def test_antimony_screening_skips_comments_and_keeps_strings() -> None:
+    text = (
+        '// import "commented.ant"\n/* import "block.ant"\n((((( */\n'
+        'import "real.ant"\nmodel m()\n  x identity "http://x.org/((((("\n  # ((((\nend\n'
+    )
+    assert screen_antimony(text, limit_depth=2).imports == (("real.ant", 4),)
+    with pytest.raises(BcsignalError, match="brackets nest deeper than 2") as info:
+        screen_antimony("model m()\n  k = (((1)))\nend\n", limit_depth=2)
+    assert info.value.line == 2
+
+
+def test_yaml_screening_refuses_aliases_but_not_anchors() -> None:
+    screen_yaml("a: &x 1\nb: 2\n")
+    with pytest.raises(BcsignalError, match=r"YAML aliases \(\*x\)") as info:
+        screen_yaml("a: &x [1, 2]\nb: *x\n")
+    assert info.value.line == 2
+
+
+def test_yaml_screening_limits_nodes() -> None:
+    with pytest.raises(BcsignalError, match="more than 100000 nodes"):
+        screen_yaml("[" + "1," * 100_001 + "1]")
+
+
+def test_text_that_is_not_unicode_is_rejected() -> None:
+    with pytest.raises(BcsignalError, match="not valid Unicode"):
+        screen_text("<sbml>\ud800</sbml>")

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import roadrunner
 
-from bcsignal import paths
-from bcsignal.claims import ClaimResult, check_model
-from bcsignal.errors import BcsignalError
+from bcsignal import paths, usermodel
+from bcsignal.claims import ClaimResult, ClaimsFile, check_model, check_model_ids, load_claims, run_claims
+from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.simulate import load_sbml_file, new_simulator
+from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
+from bcsignal.timecourse import run as run_time_course
+from bcsignal.usermodel import ModelInput
+from bcsignal.validate import Report, validate_model
 
-__all__ = ["BcsignalError", "ClaimResult", "check", "load", "models", "sbml_path"]
+__all__ = [
+    "BcsignalError",
+    "BcsignalWarning",
+    "ClaimResult",
+    "ModelInput",
+    "Report",
+    "TimeCourse",
+    "check",
+    "load",
+    "models",
+    "sbml_path",
+    "simulate",
+    "validate",
+]
 __version__ = "0.1.0.dev0"
+
+#: What the API accepts as a model: a shipped model id (str), a file (Path) or a ModelInput (text).
+Model = str | Path | ModelInput
 
 
 def models() -> list[str]:
@@ -25,13 +46,78 @@ def sbml_path(model_id: str) -> Path:
     return paths.sbml_path(model_id)
 
 
-def load(model_id: str) -> roadrunner.RoadRunner:
-    """Return a fresh RoadRunner of a shipped model, with CVODE tolerances set explicitly."""
-    return load_sbml_file(paths.sbml_path(model_id))
+def load(model: Model, *, strict: bool = False) -> roadrunner.RoadRunner:
+    """Return a fresh RoadRunner, with CVODE tolerances set explicitly.
+
+    A shipped model id loads directly; a user's file or text is first parsed and checked in an
+    isolated child process and loads only if no check reports an error (or, if strict, a warning).
+    """
+    target = usermodel.resolve(model)
+    if isinstance(target, str):
+        return load_sbml_file(paths.sbml_path(target))
+    return usermodel.load(target, strict=strict)
 
 
-def check(model_id: str) -> list[ClaimResult]:
-    """Simulate a shipped model's claims (a composite: its papers' claims too); one result per claim."""
-    path = paths.sbml_path(model_id)
-    sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
-    return check_model(model_id, sim)
+def simulate(
+    model: Model,
+    until: float,
+    points: int,
+    *,
+    values: Mapping[str, float] | None = None,
+    strict: bool = False,
+    integrator: str = INTEGRATOR,
+) -> TimeCourse:
+    """Simulate from t = 0 to `until` with `points` outputs (CVODE), after setting `values`.
+
+    The request is capped: a finite end time, at most `MAX_POINTS` outputs, CVODE only.
+    """
+    request = Request(until=until, points=points, values=dict(values or {}), integrator=integrator).checked()
+    target = usermodel.resolve(model)
+    if isinstance(target, str):
+        path = paths.sbml_path(target)
+        return run_time_course(load_sbml_file(path), request, origin=str(path))
+    return usermodel.simulate(target, request, strict=strict)
+
+
+def _claims(claims: Path | ClaimsFile) -> ClaimsFile:
+    if isinstance(claims, ClaimsFile):
+        return claims
+    if isinstance(claims, Path):
+        return load_claims(claims)
+    raise BcsignalError(
+        f"claims must be a pathlib.Path or a parsed ClaimsFile, got {type(claims).__name__} "
+        "(parse text with bcsignal.claims.parse_claims)"
+    )
+
+
+def check(
+    model: Model, claims: Path | ClaimsFile | None = None, *, strict: bool = False
+) -> list[ClaimResult]:
+    """Simulate a model's claims and return one result per claim.
+
+    `claims` is a claims file (Path) or a parsed one; it defaults to a shipped model's own claims, and a
+    user's model needs one.
+    """
+    target = usermodel.resolve(model)
+    if isinstance(target, str):
+        parsed = load_claims(paths.claims_path(target)) if claims is None else _claims(claims)
+        path = paths.sbml_path(target)
+        sim = new_simulator(path.read_text(encoding="utf-8"), name=target, origin=path)
+        if claims is None:
+            return check_model(target, sim)  # a composite runs its papers' claims too
+        check_model_ids(parsed, sim)
+        return run_claims(parsed, sim, model=target)
+    if claims is None:
+        raise BcsignalError("a user's model needs a claims file", file=target.origin)
+    return usermodel.check(target, _claims(claims), strict=strict)
+
+
+def validate(model: Model, *, strict: bool = False, annotations: bool = False) -> list[Report]:
+    """Validate a model and return one report per file (a composite has two).
+
+    A user's model is checked in an isolated child process.
+    """
+    target = usermodel.resolve(model)
+    if isinstance(target, str):
+        return validate_model(target)
+    return [usermodel.validate(target, strict=strict, annotations=annotations)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from bcsignal.annotate import annotate_model, read_provenance
 from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
+from bcsignal.screen import decode, read_bounded, screen_antimony
+from bcsignal.validate import clean_message, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2
@@ -28,18 +31,6 @@ def _antimony_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
-_COMP_BOILERPLATE = (
-    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
-    "validation it is problematic to reliably report line numbers when performing validation on "
-    "models using the Hierarchical Model Composition package."
-)
-
-
-def _clean(message: str) -> str:
-    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
-
-
 @dataclass
 class Built:
     """What one Antimony source gives: the flat SBML, and the comp SBML when it has submodels."""
@@ -48,25 +39,48 @@ class Built:
     comp: libsbml.SBMLDocument | None = None
 
 
-def load_antimony(source: Path) -> Built:
+def load_antimony(source: Path, *, sbml_warnings: bool = True) -> Built:
     """Load an Antimony file and return its SBML, failing on any error, warning or undeclared symbol.
 
     A source whose main model instantiates submodels also gives a self-contained comp document; its
-    flat copy comes from libsbml's CompFlatteningConverter (ids ``instance__element``).
+    flat copy comes from libsbml's CompFlatteningConverter (ids ``instance__element``). With
+    `sbml_warnings` false, the libsbml warnings Antimony collects are ignored and the caller checks
+    the SBML itself.
     """
+    screen_antimony(decode(read_bounded(source), source), source)
+    return _load(lambda: int(antimony.loadAntimonyFile(str(source))), source, source.stem, sbml_warnings)
+
+
+def antimony_to_sbml(source: Path, *, sbml_warnings: bool = True) -> libsbml.SBMLDocument:
+    """Load an Antimony file and return its (flat) SBML; see `load_antimony`."""
+    return load_antimony(source, sbml_warnings=sbml_warnings).flat
+
+
+def antimony_text_to_sbml(
+    text: str, origin: str = "<string>", module: str | None = None, *, sbml_warnings: bool = True
+) -> libsbml.SBMLDocument:
+    """Load Antimony text (never read as a file name) and return its (flat) SBML, like `antimony_to_sbml`."""
+    screen_antimony(text, origin)
+    return _load(lambda: int(antimony.loadAntimonyString(text)), origin, module, sbml_warnings).flat
+
+
+def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_sbml_warnings: bool) -> Built:
     antimony.clearPreviousLoads()
     antimony.setWriteSBMLTimestamp(False)
-    code = antimony.loadAntimonyFile(str(source))
-    if code < 0:
-        message = antimony.getLastError() or "Antimony could not load the file"
-        raise BcsignalError(_clean(message), file=source, line=_antimony_line(message), tool="antimony")
     try:
+        if load() < 0:
+            message = antimony.getLastError() or "Antimony could not load the file"
+            raise BcsignalError(
+                clean_message(message), file=source, line=_antimony_line(message), tool="antimony"
+            )
         modules = list(antimony.getModuleNames())
         # the model named like the file is the main one (model id == file stem), else Antimony's choice
-        module = source.stem if source.stem in modules else antimony.getMainModuleName()
+        module = main if main in modules else antimony.getMainModuleName()
         warnings = (antimony.getWarnings() or "").strip()
         if warnings:
-            raise BcsignalError(_clean(warnings), file=source, line=_antimony_line(warnings), tool="antimony")
+            raise BcsignalError(
+                clean_message(warnings), file=source, line=_antimony_line(warnings), tool="antimony"
+            )
         for name in modules:
             unknown = list(antimony.getSymbolNamesOfType(name, _ANTIMONY_UNKNOWN) or [])
             if unknown:
@@ -76,9 +90,7 @@ def load_antimony(source: Path) -> Built:
                     file=source,
                     tool="antimony",
                 )
-        sbml_warnings = _clean(antimony.getSBMLWarnings() or "")
-        if sbml_warnings:
-            raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
+        sbml_warnings = clean_message(antimony.getSBMLWarnings() or "")
         comp_text = antimony.getCompSBMLString(module)
         antimony_flat = antimony.getSBMLString(module)  # keeps `inst.x = value`, which comp drops
     finally:
@@ -87,7 +99,9 @@ def load_antimony(source: Path) -> Built:
     plugin = comp.getModel().getPlugin("comp")
     if plugin is None or plugin.getNumSubmodels() == 0:
         flat = _strip_comp(comp, source)
-        _reject_valueless(flat, source)
+        _reject_valueless(flat, source)  # before the SBML warnings: it names the symbols
+        if sbml_warnings and fatal_sbml_warnings:
+            raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
         return Built(flat=flat)
     compose.carry_value_overrides(comp, antimony_flat, source)
     comp_text = write_sbml_string(comp)
@@ -97,28 +111,25 @@ def load_antimony(source: Path) -> Built:
     props.addOption("leave_ports", False)
     if flat.convert(props) != libsbml.LIBSBML_OPERATION_SUCCESS:
         raise BcsignalError(
-            _clean(flat.getErrorLog().toString()), file=source, tool="libsbml comp flattening"
+            clean_message(flat.getErrorLog().toString()), file=source, tool="libsbml comp flattening"
         )
     compose.rename_overrides(flat, comp)
     _reject_valueless(flat, source)
+    if sbml_warnings and fatal_sbml_warnings:
+        raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
     return Built(flat=flat, comp=comp)
 
 
-def antimony_to_sbml(source: Path) -> libsbml.SBMLDocument:
-    """Load an Antimony file and return its (flat) SBML; see `load_antimony`."""
-    return load_antimony(source).flat
-
-
-def _read(text: str, source: Path) -> libsbml.SBMLDocument:
+def _read(text: str, source: Path | str) -> libsbml.SBMLDocument:
     doc = libsbml.readSBMLFromString(text)
     if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
-        raise BcsignalError(_clean(doc.getErrorLog().toString()), file=source, tool="libsbml")
+        raise BcsignalError(clean_message(doc.getErrorLog().toString()), file=source, tool="libsbml")
     if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
         raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
     return doc
 
 
-def _strip_comp(doc: libsbml.SBMLDocument, source: Path) -> libsbml.SBMLDocument:
+def _strip_comp(doc: libsbml.SBMLDocument, source: Path | str) -> libsbml.SBMLDocument:
     """Return a plain core document for a model without submodels (Antimony's comp output minus comp)."""
     if doc.isPackageEnabled("comp"):
         text = libsbml.writeSBMLToString(doc)
@@ -127,25 +138,12 @@ def _strip_comp(doc: libsbml.SBMLDocument, source: Path) -> libsbml.SBMLDocument
     return doc
 
 
-def _reject_valueless(doc: libsbml.SBMLDocument, source: Path) -> None:
+def _reject_valueless(doc: libsbml.SBMLDocument, source: Path | str) -> None:
     """Reject symbols that have no value: Antimony auto-creates them from typos."""
-    model = doc.getModel()
-    assigned = {r.getVariable() for r in model.getListOfRules()}
-    assigned |= {a.getSymbol() for a in model.getListOfInitialAssignments()}
-    empty = [
-        c.getId() for c in model.getListOfCompartments() if not c.isSetSize() and c.getId() not in assigned
-    ]
-    empty += [
-        s.getId()
-        for s in model.getListOfSpecies()
-        if not (s.isSetInitialConcentration() or s.isSetInitialAmount()) and s.getId() not in assigned
-    ]
-    empty += [
-        p.getId() for p in model.getListOfParameters() if not p.isSetValue() and p.getId() not in assigned
-    ]
+    empty = valueless_symbols(doc.getModel())
     if empty:
         raise BcsignalError(
-            f"symbols without a value (undeclared, or declared without one): {', '.join(sorted(empty))}",
+            f"symbols without a value (undeclared, or declared without one): {', '.join(empty)}",
             file=source,
             tool="antimony",
         )

@@ -17,6 +17,8 @@ import yaml
 
 from bcsignal import paths
 from bcsignal.errors import BcsignalError
+from bcsignal.limits import MAX_YAML_BYTES
+from bcsignal.screen import YAML_LOADER, decode, read_bounded, screen_yaml
 from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
 
 #: The claims-file format this engine reads.
@@ -79,6 +81,10 @@ class Claim:
         return [self.spec["control"], self.spec["perturbed"]]
 
 
+def _no_line(_path: Sequence[Any]) -> int | None:
+    return None
+
+
 @dataclass(frozen=True)
 class ClaimsFile:
     """A parsed and validated claims file."""
@@ -92,12 +98,14 @@ class ClaimsFile:
     readouts: tuple[str, ...]
     experiments: Mapping[str, Experiment]
     claims: tuple[Claim, ...]
+    #: Maps a path in the document (``["interface", "knobs", 0]``) to its line.
+    line_of: Callable[[Sequence[Any]], int | None] = field(default=_no_line, compare=False, repr=False)
 
 
 def _yaml_lines(text: str) -> Callable[[Sequence[Any]], int | None]:
     """Return a function mapping a path in the document to its line (1-based)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.YAMLError:
         return lambda _path: None
 
@@ -133,16 +141,44 @@ def _where(data: Any, path: Sequence[Any]) -> str:
     return "field " + ".".join(str(p) for p in parts) if parts else "document"
 
 
+def _non_finite(data: Any) -> list[Any] | None:
+    """Return the path of the first number that is not finite (.inf, .nan), or None."""
+    stack: list[tuple[list[Any], Any]] = [([], data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return path
+        if isinstance(node, dict):
+            stack.extend(([*path, k], v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def parse_claims(text: str, *, origin: str | Path = "<string>") -> ClaimsFile:
-    """Parse claims-file text, validate it against the schema and its own references."""
+    """Parse claims-file text, validate it against the schema and its own references.
+
+    The text is screened first (size, nesting, node count, no aliases), so a hostile YAML file is
+    rejected before it is built into Python objects.
+    """
+    screen_yaml(text, origin)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YAML_LOADER)  # a safe loader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise BcsignalError(f"not valid YAML: {problem}", file=origin, line=line, tool="yaml") from exc
     line_of = _yaml_lines(text)
+    bad = _non_finite(data)
+    if bad is not None:
+        raise BcsignalError(
+            "not a finite number (.inf and .nan are not accepted)",
+            file=origin,
+            line=line_of(bad),
+            tool="claims schema",
+            where=_where(data, bad),
+        )
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.path))))
     if errors:
@@ -159,12 +195,9 @@ def parse_claims(text: str, *, origin: str | Path = "<string>") -> ClaimsFile:
 
 
 def load_claims(path: Path) -> ClaimsFile:
-    """Read, parse and validate a claims file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BcsignalError(f"cannot read: {exc}", file=path) from exc
-    return parse_claims(text, origin=path)
+    """Read, parse and validate a claims file (its size is checked before it is read)."""
+    path = Path(path)
+    return parse_claims(decode(read_bounded(path, MAX_YAML_BYTES), path), origin=path)
 
 
 def _build(
@@ -174,7 +207,9 @@ def _build(
     readouts = tuple(data["interface"]["readouts"])
 
     def fail(message: str, path: Sequence[Any]) -> BcsignalError:
-        return BcsignalError(message, file=origin, line=line_of(path), where=_where(data, path))
+        return BcsignalError(
+            message, file=origin, line=line_of(path), tool="claims", where=_where(data, path)
+        )
 
     experiments: dict[str, Experiment] = {}
     for name, spec in data["experiments"].items():
@@ -250,10 +285,28 @@ def _build(
         readouts=readouts,
         experiments=experiments,
         claims=tuple(claims),
+        line_of=line_of,
     )
 
 
 _CLAIM_META = {"id", "statement", "source", "relation", "readouts", "prediction", "composite_exception"}
+
+
+def check_model_ids(claims: ClaimsFile, sim: Simulator) -> None:
+    """Check that the interface's knobs and readouts exist in a model, naming the field and line."""
+    for field_name, declared, known, kind in (
+        ("knobs", claims.knobs, sim.knob_ids, "a constant global parameter"),
+        ("readouts", claims.readouts, sim.readout_ids, "a species or global parameter"),
+    ):
+        for i, name in enumerate(declared):
+            if name not in known:
+                path = ["interface", field_name, i]
+                raise BcsignalError(
+                    f"{name!r} is not {kind} of model {sim.name}",
+                    file=claims.path,
+                    line=claims.line_of(path),
+                    where=f"field interface.{field_name}",
+                )
 
 
 def _time_problem(claim: Claim, experiments: Mapping[str, Experiment]) -> str | None:

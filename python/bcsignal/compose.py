@@ -132,7 +132,7 @@ def _units_of(element: libsbml.SBase) -> list[str]:
     return [element.getUnits()] if element.isSetUnits() else []
 
 
-def carry_value_overrides(comp: libsbml.SBMLDocument, antimony_flat: str, source: Path) -> list[str]:
+def carry_value_overrides(comp: libsbml.SBMLDocument, antimony_flat: str, source: str | Path) -> list[str]:
     """Write into a comp document the submodel values its Antimony source sets (``inst.x = value``).
 
     Antimony keeps such values only in its own flattening (ids ``inst_x``) and drops them from the comp

@@ -38,3 +38,7 @@ class BcsignalError(Exception):
         tool = f"[{self.tool}] " if self.tool else ""
         where = f"{self.where}: " if self.where else ""
         return f"{location}{tool}{where}{self.cause}"
+
+
+class BcsignalWarning(UserWarning):
+    """A finding that does not stop bcsignal (a unit inconsistency, say); ``strict`` makes it an error."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -14,9 +12,8 @@ from pathlib import Path
 
 import libsbml
 import numpy as np
-import yaml
 
-from bcsignal import __version__, paths
+from bcsignal import __version__, compose, paths
 from bcsignal.annotate import Provenance, citation_text, read_provenance
 from bcsignal.claims import (
     Claim,
@@ -31,8 +28,9 @@ from bcsignal.claims import (
 from bcsignal.crosscheck import ModelCheck, check_model
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_bytes, atomic_write_text
+from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
-from bcsignal.validate import Report, interface_vocabulary, validate_model
+from bcsignal.validate import Report, interface_vocabulary, read_document, validate_model
 
 #: Size of the network diagram (SVG user units).
 NETWORK_WIDTH, NETWORK_HEIGHT = 960, 640
@@ -419,45 +417,31 @@ def _crosscheck_html(check: ModelCheck | None) -> str:
     return "\n".join(html)
 
 
-def merge_map_files(model_id: str) -> list[Path]:
-    """Return the merge map(s) shipped for a model: ``models/<id>.merge*`` (.tsv, .yaml, .yml or .json)."""
-    return sorted(
-        p
-        for p in paths.models_dir().glob(f"{model_id}.merge*")
-        if p.suffix in {".tsv", ".yaml", ".yml", ".json"}
-    )
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def merge_map_html(path: Path) -> str:
-    """Render a merge map as a table: a TSV with a header row, or YAML/JSON records (a list of mappings)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BcsignalError(f"cannot read: {exc}", file=path) from exc
-    if path.suffix == ".tsv":
-        table = [row for row in csv.reader(io.StringIO(text), delimiter="\t") if row]
-        return _table(table[0], table[1:]) if table else "<p>(empty)</p>"
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise BcsignalError(f"cannot parse the merge map: {exc}", file=path) from exc
-    if isinstance(data, dict):  # records under one key, e.g. {entries: [...]}
-        lists = [v for v in data.values() if isinstance(v, list)]
-        data = lists[0] if len(lists) == 1 else [data]
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise BcsignalError("a merge map must be a list of records (mappings)", file=path)
-    header = list(dict.fromkeys(k for record in data for k in record))
+MERGE_COLUMNS = ("element", "model", "action", "became", "why")
 
-    def cell(value: object) -> str:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
-    return _table(header, [[cell(r.get(k, "")) for k in header] for r in data])
+def merge_map_html(rows: Sequence[Mapping[str, str]]) -> str:
+    """Render merge-map rows (compose.merge_map_rows) as a table."""
+    return _table(MERGE_COLUMNS, [[row[c] for c in MERGE_COLUMNS] for row in rows])
+
+
+def _merge_map_section(model_id: str) -> list[str]:
+    comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
+    if not (comp_file.is_file() and compose.merge_map_path(model_id).is_file()):
+        return []
+    doc = read_document(read_screened(comp_file), str(comp_file))
+    rows = compose.merge_map_rows(model_id, doc)
+    return [
+        f"<h3>Merge map</h3><p class=small>{len(rows)} submodel elements replaced, shared or deleted "
+        f"({escape(compose.merge_map_path(model_id).name)}).</p>",
+        merge_map_html(rows),
+    ]
 
 
 def _model_html(section: ModelSection, omex: Path | None) -> str:
@@ -486,10 +470,7 @@ def _model_html(section: ModelSection, omex: Path | None) -> str:
             *(_validation_html(report) for report in section.validation),
             "<h3>Cross-simulator agreement</h3>",
             _crosscheck_html(section.crosscheck),
-            *(
-                f"<h3>Merge map</h3><p class=small>{escape(p.name)}</p>{merge_map_html(p)}"
-                for p in merge_map_files(mid)
-            ),
+            *_merge_map_section(mid),
             "</section>",
         ]
     )

@@ -9,10 +9,13 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +47,8 @@ IN_PROCESS_MAX_SAMPLES = 50
 MAX_CHUNK = 25
 #: Aim for this many tasks per worker thread, so that the load balances and the progress bar moves.
 TASKS_PER_SLOT = 4
+#: Seconds to wait for a scheduler's first worker before giving up.
+WORKER_WAIT = 60.0
 #: Two-sided 95 % standard-normal quantile, for Wilson score intervals.
 Z95 = 1.959963984540054
 #: Parameters listed per claim in the summary, by decreasing |Spearman rho|.
@@ -610,6 +615,14 @@ def _on_dask(client: Client, study: Study, chunks: Sequence[tuple[int, int]]) ->
 def _check_workers(client: Client) -> int:
     """Check that every worker runs this bcsignal version; return the number of worker threads."""
     try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT)
+    except TimeoutError as exc:
+        raise BcsignalError(
+            f"the Dask scheduler has had no worker for {WORKER_WAIT:g} s; start workers with "
+            f"`dask worker {getattr(client.scheduler, 'address', 'ADDRESS')} --nthreads 1`",
+            tool="dask",
+        ) from exc
+    try:
         versions = client.run(worker_version)
     except Exception as exc:
         raise BcsignalError(
@@ -624,6 +637,23 @@ def _check_workers(client: Client) -> int:
         )
     threads: dict[str, int] = client.nthreads()
     return max(1, sum(threads.values()))
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so that they inherit the ignoring.
+
+    A terminal's Ctrl-C goes to every process of the foreground group; the workers then keep still
+    (no tracebacks) and this process, which gets KeyboardInterrupt, closes the cluster.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def local_workers() -> int:
@@ -701,16 +731,17 @@ def _with_dask(
     try:
         if scheduler is None:
             n = workers or local_workers()
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0",  # loopback, any free port (no fixed 8787)
-                silence_logs=logging.ERROR,
-            )
+            with _sigint_ignored():  # Ctrl-C stops this process, which then stops the workers quietly
+                cluster = LocalCluster(
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0",  # loopback, any free port (no fixed 8787)
+                    silence_logs=logging.ERROR,
+                )
             client = Client(cluster)
-            executor = f"local Dask cluster, {n} worker process(es)"
+            executor = f"on a local Dask cluster of {n} worker process{'es' if n > 1 else ''}"
         else:
             try:
                 client = Client(scheduler, timeout=30)
@@ -718,11 +749,11 @@ def _with_dask(
                 raise BcsignalError(
                     f"cannot connect to the Dask scheduler {scheduler}: {exc}", tool="dask"
                 ) from exc
-            executor = f"Dask scheduler {scheduler}"
+            executor = f"on the Dask scheduler {scheduler}"
         with client:
             slots = _check_workers(client)
             _drive(out, study, samples, resumed, todo, slots, chunk_size, progress, client)
-            executor += f" ({slots} worker thread(s))" if scheduler else ""
+            executor += f" ({slots} worker thread{'s' if slots > 1 else ''})" if scheduler else ""
     finally:
         if cluster is not None:
             cluster.close()

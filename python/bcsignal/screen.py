@@ -1,40 +1,38 @@
-"""Screening of untrusted XML before any native parser sees it: size, DOCTYPE/ENTITY and nesting depth."""
+"""Screening of untrusted input before any native parser sees it: XML, Antimony text and YAML."""
 
 from __future__ import annotations
 
-import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
 
+import yaml
+
 from bcsignal.errors import BcsignalError
+from bcsignal.limits import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, max_bytes, max_depth
 
-#: Default largest file accepted (bytes); override with BCSIGNAL_MAX_BYTES.
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-#: Default deepest element nesting accepted; override with BCSIGNAL_MAX_DEPTH.
-DEFAULT_MAX_DEPTH = 200
-
-
-def max_bytes() -> int:
-    """Return the size limit in force (environment variable BCSIGNAL_MAX_BYTES, or the default)."""
-    return _env_int("BCSIGNAL_MAX_BYTES", DEFAULT_MAX_BYTES)
+#: The safe YAML loader, in C (LibYAML) when PyYAML has it: same documents, several times faster.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def max_depth() -> int:
-    """Return the nesting limit in force (environment variable BCSIGNAL_MAX_DEPTH, or the default)."""
-    return _env_int("BCSIGNAL_MAX_DEPTH", DEFAULT_MAX_DEPTH)
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
+def encode(text: str, origin: str | Path) -> bytes:
+    """Return text as UTF-8, rejecting what cannot be encoded (lone surrogates from a bad decode)."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise BcsignalError(f"environment variable {name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise BcsignalError(f"environment variable {name}={raw!r} must be positive")
-    return value
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise BcsignalError(
+            f"text is not valid Unicode: {exc.reason} at character {exc.start}",
+            file=origin,
+            line=line,
+            tool="screen",
+        ) from None
+
+
+def _too_large(size: int, limit: int, origin: str | Path, setting: bool = True) -> BcsignalError:
+    hint = " (set BCSIGNAL_MAX_BYTES to change it)" if setting else ""
+    return BcsignalError(f"file is {size} bytes, over the limit of {limit}{hint}", file=origin, tool="screen")
 
 
 class _AbortError(Exception):
@@ -44,13 +42,27 @@ class _AbortError(Exception):
         self.line = line
 
 
+@dataclass(frozen=True)
+class XmlFacts:
+    """What screening learnt about an XML document: its root element and its external references."""
+
+    #: Local name of the root element (``sbml`` for an SBML document).
+    root: str
+    #: ``source`` attributes of SBML comp ``externalModelDefinition`` elements, with their lines.
+    references: tuple[tuple[str, int], ...] = ()
+
+
+def _local(name: str) -> str:
+    return name.rsplit(":", 1)[-1]
+
+
 def screen_xml(
     data: bytes,
     origin: str | Path = "<string>",
     *,
     limit_bytes: int | None = None,
     limit_depth: int | None = None,
-) -> None:
+) -> XmlFacts:
     """Reject XML that is too large, declares a DOCTYPE or entities, is not well formed or nests too deep.
 
     The check streams the bytes through expat (iterative, no recursion, no entity expansion) and stops at
@@ -59,17 +71,14 @@ def screen_xml(
     limit_bytes = max_bytes() if limit_bytes is None else limit_bytes
     limit_depth = max_depth() if limit_depth is None else limit_depth
     if len(data) > limit_bytes:
-        raise BcsignalError(
-            f"file is {len(data)} bytes, over the limit of {limit_bytes} "
-            "(set BCSIGNAL_MAX_BYTES to change it)",
-            file=origin,
-            tool="screen",
-        )
+        raise _too_large(len(data), limit_bytes, origin)
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     depth = 0
+    root: list[str] = []
+    references: list[tuple[str, int]] = []
 
-    def start(_name: str, _attrs: object) -> None:
+    def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal depth
         depth += 1
         if depth > limit_depth:
@@ -77,6 +86,11 @@ def screen_xml(
                 f"elements nest deeper than {limit_depth} levels (set BCSIGNAL_MAX_DEPTH to change it)",
                 parser.CurrentLineNumber,
             )
+        if not root:
+            root.append(_local(name))
+        if _local(name) == "externalModelDefinition":
+            source = next((v for k, v in attrs.items() if _local(k) == "source"), "")
+            references.append((source, parser.CurrentLineNumber))
 
     def end(_name: str) -> None:
         nonlocal depth
@@ -108,29 +122,145 @@ def screen_xml(
         raise BcsignalError(
             f"not well-formed XML: {expat.ErrorString(exc.code)}", file=origin, line=exc.lineno, tool="screen"
         ) from None
+    return XmlFacts(root=root[0] if root else "", references=tuple(references))
 
 
-def screen_text(text: str, origin: str | Path = "<string>") -> None:
+def screen_text(text: str, origin: str | Path = "<string>") -> XmlFacts:
     """Screen XML given as text."""
-    screen_xml(text.encode("utf-8"), origin)
+    return screen_xml(encode(text, origin), origin)
+
+
+def read_bounded(path: Path, limit: int | None = None) -> bytes:
+    """Read a file whose size is checked against the limit before it is read whole."""
+    path = Path(path)
+    setting = limit is None
+    limit = max_bytes() if limit is None else limit
+    try:
+        if not path.is_file():
+            hint = (
+                " (bcsignal reads local files only and never fetches a URL)"
+                if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", str(path))
+                else ""
+            )
+            raise BcsignalError(f"no such file{hint}", file=path)
+        size = path.stat().st_size
+        if size > limit:
+            raise _too_large(size, limit, path, setting)
+        return path.read_bytes()
+    except OSError as exc:
+        raise BcsignalError(f"cannot read: {exc.strerror}", file=path) from exc
+
+
+def decode(data: bytes, origin: str | Path) -> str:
+    """Decode UTF-8 (with or without a byte-order mark), naming the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BcsignalError(
+            f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=origin, line=line, tool="screen"
+        ) from None
 
 
 def read_screened(path: Path) -> str:
     """Read an XML file after screening it; the size is checked before the file is read whole."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise BcsignalError(f"cannot read: {exc.strerror}", file=path) from exc
-    if size > max_bytes():
-        raise BcsignalError(
-            f"file is {size} bytes, over the limit of {max_bytes()} (set BCSIGNAL_MAX_BYTES to change it)",
-            file=path,
-            tool="screen",
-        )
-    data = path.read_bytes()
+    data = read_bounded(Path(path))
     screen_xml(data, path)
+    return decode(data, path)
+
+
+# -- Antimony -------------------------------------------------------------------------------------
+#: Strings, line comments (// and #) and block comments of Antimony source text.
+_ANTIMONY_TOKENS = re.compile(r'"[^"\n]*"|//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z)', re.DOTALL)
+_IMPORT = re.compile(r'(?<![\w.])import\s*"([^"\n]*)"')
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
+@dataclass(frozen=True)
+class AntimonyFacts:
+    """What screening learnt about Antimony text: the files it imports, with their lines."""
+
+    imports: tuple[tuple[str, int], ...] = ()
+
+
+def screen_antimony(
+    text: str, origin: str | Path = "<string>", *, limit_depth: int | None = None
+) -> AntimonyFacts:
+    """Reject Antimony text that is too large or nests brackets too deep, and list its imports.
+
+    Comments are skipped and strings kept, with regular expressions only (no recursion), so a hostile
+    text costs little; the native parser, which recurses, never sees what fails here.
+    """
+    limit_depth = max_depth() if limit_depth is None else limit_depth
+    size = len(encode(text, origin))
+    if size > max_bytes():
+        raise _too_large(size, max_bytes(), origin)
+    if "\x00" in text:
+        raise BcsignalError("NUL character in Antimony text", file=origin, tool="screen")
+    pieces: list[str] = []
+    last = 0
+    for match in _ANTIMONY_TOKENS.finditer(text):
+        token = match.group(0)
+        pieces.append(text[last : match.start()])
+        if token.startswith('"'):
+            pieces.append(token)
+        else:  # a comment: keep its line breaks so that line numbers stay right
+            pieces.append("\n" * token.count("\n"))
+        last = match.end()
+    pieces.append(text[last:])
+    code = "".join(pieces)
+    imports = tuple((m.group(1), code.count("\n", 0, m.start()) + 1) for m in _IMPORT.finditer(code))
+    depth = 0
+    for match in _BRACKET.finditer(re.sub(r'"[^"\n]*"', '""', code)):
+        depth += 1 if match.group(0) in "([{" else -1
+        if depth > limit_depth:
+            line = code.count("\n", 0, match.start()) + 1
+            raise BcsignalError(
+                f"brackets nest deeper than {limit_depth} levels (set BCSIGNAL_MAX_DEPTH to change it)",
+                file=origin,
+                line=line,
+                tool="screen",
+            )
+    return AntimonyFacts(imports=imports)
+
+
+# -- YAML -----------------------------------------------------------------------------------------
+def screen_yaml(text: str, origin: str | Path = "<string>") -> None:
+    """Reject YAML that is too large, nests too deep, has too many nodes or uses aliases.
+
+    Aliases are refused outright: a few lines of nested aliases ("billion laughs") expand into an
+    exponential structure once loaded. The check reads the event stream, which does not recurse.
+    """
+    size = len(encode(text, origin))
+    if size > MAX_YAML_BYTES:
+        raise _too_large(size, MAX_YAML_BYTES, origin, setting=False)
+    depth = 0
+    nodes = 0
+
+    def fail(cause: str, event: yaml.Event) -> BcsignalError:
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        return BcsignalError(cause, file=origin, line=line, tool="screen")
+
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BcsignalError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=path) from None
+        for event in yaml.parse(text, Loader=YAML_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise fail(f"YAML aliases (*{event.anchor}) are not accepted (alias expansion risk)", event)
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    raise fail(f"YAML document has more than {MAX_YAML_NODES} nodes", event)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise fail(f"YAML nests deeper than {MAX_YAML_DEPTH} levels", event)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BcsignalError(
+            f"not valid YAML: {problem}",
+            file=origin,
+            line=mark.line + 1 if mark is not None else None,
+            tool="yaml",
+        ) from None

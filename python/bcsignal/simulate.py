@@ -181,6 +181,8 @@ class Simulator:
         self._nominal = {pid: float(rr[pid]) for pid in self.parameter_ids}
         self._rate_rule_ids: list[str] = list(model.getRateRuleSymbols())
         species = set(model.getFloatingSpeciesIds()) | set(model.getBoundarySpeciesIds())
+        self._state_ids: list[str] = list(model.getFloatingSpeciesIds()) + self._rate_rule_ids
+        self._rate_rule_rates = [f"{r}'" for r in self._rate_rule_ids]
         self._species = frozenset(species)
         settable = set(self.parameter_ids) - set(self._rate_rule_ids) - set(rr.getAssignmentRuleIds())
         #: Parameters the simulator sets before each experiment (not defined by a rule), in model order.
@@ -198,6 +200,21 @@ class Simulator:
         self.cache_hits = 0
         #: Protocols run (experiments simulated).
         self.runs = 0
+
+    @property
+    def knob_ids(self) -> frozenset[str]:
+        """Return the ids a protocol may set: constant global parameters not defined by a rule."""
+        return frozenset(self.settable_ids)
+
+    @property
+    def readout_ids(self) -> frozenset[str]:
+        """Return the ids a trajectory may report: species and global parameters."""
+        model = self.rr.model
+        return frozenset(
+            [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds(), *self.parameter_ids]
+        )
+
+    # -- state handling -------------------------------------------------
 
     # -- parameters -----------------------------------------------------
     def nominal(self, parameter: str) -> float:
@@ -279,20 +296,12 @@ class Simulator:
     def derivatives(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Return (state, d state/dt, ids) at the current point."""
         model = self._model
-        ids = list(model.getFloatingSpeciesIds()) + self._rate_rule_ids
-        x = np.concatenate(
-            [
-                np.array(model.getFloatingSpeciesConcentrations()),
-                [model.getValue(r) for r in self._rate_rule_ids],
-            ]
-        )
-        dx = np.concatenate(
-            [
-                np.array(model.getFloatingSpeciesConcentrationRates()),
-                [self.rr.getValue(f"{r}'") for r in self._rate_rule_ids],
-            ]
-        )
-        return x, dx, ids
+        x = np.array(model.getFloatingSpeciesConcentrations())
+        dx = np.array(model.getFloatingSpeciesConcentrationRates())
+        if self._rate_rule_ids:
+            x = np.concatenate([x, [model.getValue(r) for r in self._rate_rule_ids]])
+            dx = np.concatenate([dx, [self.rr.getValue(r) for r in self._rate_rule_rates]])
+        return x, dx, list(self._state_ids)
 
     def residual(self) -> tuple[float, str]:
         """Return the worst steady-state residual |dx/dt| / (STEADY_RTOL*|x| + STEADY_ATOL) and its id.
@@ -383,7 +392,7 @@ class Simulator:
                     tool="libroadrunner",
                     where=self.name,
                 ) from exc
-            data = np.array(out)
+            data = np.asarray(out)
             chunks.append(data if not chunks else data[1:])
             elapsed += phase.duration
         table = np.vstack(chunks)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import libsbml
+import roadrunner
 import yaml
 
 from bcsignal import compose, paths
@@ -38,6 +39,19 @@ GO_TERM = re.compile(r"^https?://identifiers\.org/(GO:|go/GO:)\d{7}$")
 PSIMOD_TERM = re.compile(r"^https?://identifiers\.org/(psimod/)?MOD:\d{5}$")
 #: SBO term of a non-covalent complex (species identified by hasPart).
 SBO_COMPLEX = 253
+
+
+#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
+_COMP_BOILERPLATE = (
+    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
+    "validation it is problematic to reliably report line numbers when performing validation on "
+    "models using the Hierarchical Model Composition package."
+)
+
+
+def clean_message(message: str) -> str:
+    """Return a native tool's message on one line, without libsbml's comp boilerplate."""
+    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
 
 
 @dataclass(frozen=True)
@@ -87,15 +101,21 @@ class Report:
         }
 
 
-def read_document(text: str, origin: str) -> libsbml.SBMLDocument:
-    """Parse SBML text with libsbml, raising our error on a fatal or read error."""
+def read_document(text: str, origin: str, location: str | None = None) -> libsbml.SBMLDocument:
+    """Parse SBML text with libsbml, raising our error on a fatal or read error.
+
+    `location` (a ``file:`` URI of the document's folder) is where comp external model definitions
+    resolve; without it they resolve nowhere.
+    """
     doc = libsbml.readSBMLFromString(text)
+    if location is not None:
+        doc.setLocationURI(location)
     log = doc.getErrorLog()
     for i in range(log.getNumErrors()):
         err = log.getError(i)
         if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
             raise BcsignalError(
-                " ".join(err.getMessage().split()),
+                clean_message(err.getMessage()),
                 file=origin,
                 line=err.getLine() or None,
                 tool="libsbml",
@@ -105,14 +125,19 @@ def read_document(text: str, origin: str) -> libsbml.SBMLDocument:
     return doc
 
 
-def libsbml_issues(text: str, origin: str) -> list[Issue]:
-    """Run every libsbml consistency category with strict units, each on its own."""
+def libsbml_issues(
+    text: str, origin: str, *, strict_units: bool = True, location: str | None = None
+) -> list[Issue]:
+    """Run every libsbml consistency category, each on its own; unit problems are errors if strict."""
     issues: list[Issue] = []
     for name, category in CATEGORIES.items():
-        doc = read_document(text, origin)
+        doc = read_document(text, origin, location)
         for other in CATEGORIES.values():
             doc.setConsistencyChecks(other, other == category)
-        doc.checkConsistencyWithStrictUnits()
+        if strict_units:
+            doc.checkConsistencyWithStrictUnits()
+        else:
+            doc.checkConsistency()
         log = doc.getErrorLog()
         for i in range(log.getNumErrors()):
             err = log.getError(i)
@@ -123,7 +148,7 @@ def libsbml_issues(text: str, origin: str) -> list[Issue]:
                 Issue(
                     severity,
                     name,
-                    " ".join(err.getMessage().split()),
+                    clean_message(err.getMessage()),
                     err.getErrorId(),
                     err.getLine() or None,
                 )
@@ -152,40 +177,89 @@ def _model_resources(model: libsbml.Model, qualifier: int) -> list[str]:
     return uris
 
 
-def sanity_issues(model: libsbml.Model) -> list[Issue]:
-    """Check what libsbml does not: finite values, non-negative species, positive sizes, units."""
+def sanity_issues(model: libsbml.Model, *, units_required: bool = True) -> list[Issue]:
+    """Check what libsbml does not: finite values, non-negative species, positive sizes, units.
+
+    A parameter without a unit is an error when units are required (bcsignal's own models) and a
+    warning otherwise.
+    """
     issues = []
+
+    def add(sbase: libsbml.SBase, message: str, severity: str = "error") -> None:
+        issues.append(Issue(severity, "sanity", message, line=sbase.getLine() or None))
+
     for c in model.getListOfCompartments():
         if c.isSetSize() and not (math.isfinite(c.getSize()) and c.getSize() > 0):
-            issues.append(
-                Issue(
-                    "error",
-                    "sanity",
-                    f"compartment {c.getId()} has size {c.getSize()}; must be > 0",
-                )
-            )
+            add(c, f"compartment {c.getId()} has size {c.getSize()}; must be > 0")
     for s in model.getListOfSpecies():
-        has_value = s.isSetInitialConcentration() or s.isSetInitialAmount()
-        for value in (s.getInitialConcentration(), s.getInitialAmount()):
-            if has_value and not math.isnan(value) and (not math.isfinite(value) or value < 0):
-                issues.append(
-                    Issue(
-                        "error",
-                        "sanity",
-                        f"species {s.getId()} starts at {value}; must be finite, >= 0",
-                    )
-                )
-        if (
-            s.isSetInitialConcentration()
-            and math.isnan(s.getInitialConcentration())
-            and not s.isSetInitialAmount()
-        ):
-            issues.append(Issue("error", "sanity", f"species {s.getId()} has a NaN initial value"))
+        values = [s.getInitialConcentration()] if s.isSetInitialConcentration() else []
+        values += [s.getInitialAmount()] if s.isSetInitialAmount() else []
+        for value in values:
+            if math.isnan(value):
+                add(s, f"species {s.getId()} has a NaN initial value")
+            elif not math.isfinite(value) or value < 0:
+                add(s, f"species {s.getId()} starts at {value}; must be finite, >= 0")
     for p in model.getListOfParameters():
         if p.isSetValue() and not math.isfinite(p.getValue()):
-            issues.append(Issue("error", "sanity", f"parameter {p.getId()} has value {p.getValue()}"))
+            add(p, f"parameter {p.getId()} has value {p.getValue()}")
         if not p.isSetUnits():
-            issues.append(Issue("error", "sanity", f"parameter {p.getId()} has no unit"))
+            add(p, f"parameter {p.getId()} has no unit", "error" if units_required else "warning")
+    return issues
+
+
+def valueless_symbols(model: libsbml.Model) -> list[str]:
+    """Return the compartments, species and parameters with no value and no rule or assignment setting one.
+
+    Simulators fill these in silently (libroadrunner with 0, COPASI with 1); Antimony creates them
+    from typos.
+    """
+    assigned = {r.getVariable() for r in model.getListOfRules()}
+    assigned |= {a.getSymbol() for a in model.getListOfInitialAssignments()}
+    empty = [
+        c.getId() for c in model.getListOfCompartments() if not c.isSetSize() and c.getId() not in assigned
+    ]
+    empty += [
+        s.getId()
+        for s in model.getListOfSpecies()
+        if not (s.isSetInitialConcentration() or s.isSetInitialAmount()) and s.getId() not in assigned
+    ]
+    empty += [
+        p.getId() for p in model.getListOfParameters() if not p.isSetValue() and p.getId() not in assigned
+    ]
+    return sorted(empty)
+
+
+def valueless_issues(model: libsbml.Model) -> list[Issue]:
+    """Report every symbol without a value as an error: no simulator may invent one."""
+    return [
+        Issue("error", "sanity", f"{sid} has no value and no rule or initial assignment sets one")
+        for sid in valueless_symbols(model)
+    ]
+
+
+def runtime_issues(rr: roadrunner.RoadRunner) -> list[Issue]:
+    """Check the initial state a simulator computed: initial assignments may give NaN, Inf or negatives."""
+    model = rr.model
+    issues = []
+
+    def bad(message: str) -> None:
+        issues.append(Issue("error", "initial state", message))
+
+    species = [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds()]
+    values = [*model.getFloatingSpeciesConcentrations(), *model.getBoundarySpeciesConcentrations()]
+    for sid, value in zip(species, values, strict=True):
+        if not math.isfinite(value) or value < 0:
+            bad(f"species {sid} starts at {value}; must be finite and >= 0")
+    for cid, size in zip(model.getCompartmentIds(), model.getCompartmentVolumes(), strict=True):
+        if not (math.isfinite(size) and size > 0):
+            bad(f"compartment {cid} has size {size} at t = 0; must be finite and > 0")
+    for pid, value in zip(model.getGlobalParameterIds(), model.getGlobalParameterValues(), strict=True):
+        if not math.isfinite(value):
+            bad(f"parameter {pid} is {value} at t = 0")
+    rates = model.getFloatingSpeciesConcentrationRates()
+    for sid, rate in zip(model.getFloatingSpeciesIds(), rates, strict=True):
+        if not math.isfinite(rate):
+            bad(f"d{sid}/dt is {rate} at t = 0")
     return issues
 
 
