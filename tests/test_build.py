@@ -20,10 +20,10 @@ def test_sbml_folder_is_up_to_date() -> None:
 
 def test_check_names_stale_missing_and_extra_files(tmp_path: Path, built: dict[str, str]) -> None:
     for name, text in built.items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_text(text, encoding="utf-8")
     assert build.check(tmp_path) == []
     first = sorted(built)[0]
-    (tmp_path / first).write_text(built[first].replace("</sbml>", "</sbml> "))
+    (tmp_path / first).write_text(built[first].replace("</sbml>", "</sbml> "), encoding="utf-8")
     (tmp_path / "Nobody_2000.xml").write_text("<sbml/>")
     if len(built) > 1:
         (tmp_path / sorted(built)[1]).unlink()
@@ -48,7 +48,7 @@ def test_output_is_deterministic_l3v2_lf_without_version_comment(
     assert text.endswith("\n")
     assert "<!--" not in text, "no program-version comment"
     assert 'level="3" version="2"' in text
-    assert paths.sbml_path(model_id).read_text() == text
+    assert paths.sbml_path(model_id).read_text(encoding="utf-8") == text
 
 
 def _ant(tmp_path: Path, body: str) -> Path:

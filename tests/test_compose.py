@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import libsbml
 import pytest
 import yaml
 
@@ -79,3 +80,63 @@ def test_merge_map_form_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(BcsignalError, match="action") as info:
         compose.load_merge_map(path)
     assert info.value.line == 3
+
+
+def _duo_with(tmp_path: Path, extra: str) -> Built:
+    """The duo model with more lines in its main model (tiny.ant copied next to it)."""
+    (tmp_path / "tiny.ant").write_text((DATA / "tiny.ant").read_text())
+    text = (
+        (DATA / "duo.ant")
+        .read_text()
+        .replace("  delete b.feedback_decay", extra + "\n  delete b.feedback_decay")
+    )
+    path = tmp_path / "duo.ant"
+    path.write_text(text)
+    return load_antimony(path)
+
+
+UNIT = "  unit per_nM_per_min = litre / (1e-9 mole * 60 second)\n"
+
+
+def test_submodel_values_set_in_the_main_model_reach_comp_and_flat(tmp_path: Path) -> None:
+    """Antimony drops `inst.x = v` from its comp export; the build carries it as a top-level override."""
+    built = _duo_with(tmp_path, UNIT + "  b.ka = 0.5\n  a.F = 0.2")
+    assert built.comp is not None
+    assert compose.overrides(built.comp) == {"b_ka": ("b", "ka"), "a_F": ("a", "F")}
+    top = built.comp.getModel()
+    assert top.getParameter("b_ka").getValue() == 0.5
+    assert top.getSpecies("a_F").getInitialConcentration() == 0.2
+    flat = built.flat.getModel()
+    assert flat.getParameter("b__ka").getValue() == 0.5
+    assert flat.getParameter("a__ka").getValue() == 0.05
+    assert flat.getSpecies("a__F").getInitialConcentration() == 0.2
+    assert flat.getElementBySId("b_ka") is None
+    # the override keeps the element's annotations and units and is read by the submodel's rate law
+    assert flat.getParameter("b__ka").getUnits() == "per_nM_per_min"
+    law = libsbml.formulaToL3String(flat.getReaction("b__activation").getKineticLaw().getMath())
+    assert "b__ka" in law
+    # a value override is not a merge: the merge map need not list it
+    entries = compose.load_merge_map(DATA / "duo.merge.yaml")
+    assert compose.merge_map_problems(built.comp, entries) == []
+
+
+def test_comp_and_flat_documents_give_the_same_trajectory(tmp_path: Path) -> None:
+    built = _duo_with(tmp_path, UNIT + "  b.ka = 0.5")
+    assert built.comp is not None
+    runs = []
+    for doc in (built.flat, built.comp):
+        sim = new_simulator(write_sbml_string(doc), name="duo")
+        sim.rr["stim"] = 1.0
+        runs.append(sim.rr.simulate(0, 30, 7, selections=["time", "[a__Sp]", "[b__Sp]"]))
+    assert runs[0][-1, 2] > runs[0][-1, 1]  # b's faster activation shows
+    assert abs(runs[0] - runs[1]).max() < 1e-6
+
+
+def test_override_name_clash_is_our_error(tmp_path: Path) -> None:
+    with pytest.raises(BcsignalError, match="defines b_ka"):
+        _duo_with(tmp_path, UNIT + "  b.ka = 0.5\n  b_ka = 1 nM")
+
+
+def test_override_needs_its_unit_in_the_main_model(tmp_path: Path) -> None:
+    with pytest.raises(BcsignalError, match="unit per_nM_per_min"):
+        _duo_with(tmp_path, "  b.ka = 0.5")

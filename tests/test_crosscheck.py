@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -106,3 +109,25 @@ def test_unclean_import_is_refused(tiny_sbml: str) -> None:
     broken = tiny_sbml.replace("<ci> inh </ci>", "<ci> nosuch </ci>", 1)
     with pytest.raises(BcsignalError, match=r"\[COPASI\] SBML import was not clean: .*kinetic law"):
         CopasiModel(broken, origin="broken.xml")
+
+
+@pytest.mark.parametrize(
+    ("importer", "encoding"),
+    [("from bcsignal.copasi import _copasi; _copasi()", "UTF-8"), ("import COPASI", "ANSI_X3.4-1968")],
+)
+def test_importing_copasi_keeps_the_text_encoding(importer: str, encoding: str) -> None:
+    """python-copasi sets every locale category to C on import; bcsignal puts the character type back."""
+    code = f"{importer}; import locale; print(locale.getpreferredencoding(False))"
+    env = {**os.environ, "LC_ALL": "", "LANG": "C.UTF-8", "PYTHONUTF8": "0"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == encoding
+
+
+def test_a_vanishing_initial_value_does_not_stop_copasi(tiny_sbml: str) -> None:
+    """From F = 1e-200 COPASI's time course fails silently; such values are run as 0."""
+    runs = []
+    for start in (1e-200, 0.0):
+        with CopasiModel(tiny_sbml) as copasi:
+            copasi.set_values({"F": start, "stim": 1.0})
+            runs.append(copasi.time_course(np.linspace(0.0, 30.0, 7), ["Sp", "F"]))
+    np.testing.assert_array_equal(runs[0]["Sp"], runs[1]["Sp"])

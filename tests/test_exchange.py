@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bcsignal import cli, exchange, paths
-from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal.claims import ClaimsFile, load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import Trajectory, new_simulator
 
@@ -63,20 +63,26 @@ def test_metadata_has_title_licence_and_citation(model_id: str, archives: dict[s
     root = ET.fromstring(_members(archives[model_id])["metadata.rdf"])
     about = root.find(f"{RDF}Description")
     assert about is not None and about.get(f"{RDF}about") == "."
-    paper = load_claims(paths.claims_path(model_id)).paper
+    claims = load_claims(paths.claims_path(model_id))
+    papers = papers_of(claims)  # a composite is described by its submodels' papers
     title = about.findtext("{http://purl.org/dc/elements/1.1/}title")
-    assert title and paper["title"] in title
+    assert title and title_of(claims) in title
     licence = about.find("{http://purl.org/dc/terms/}license")
     assert licence is not None and licence.get(f"{RDF}resource") == exchange.LICENCE_URI
-    citation = about.findtext("{http://purl.org/dc/terms/}bibliographicCitation")
-    assert citation and paper["doi"] in citation
+    citations = [e.text or "" for e in about.findall("{http://purl.org/dc/terms/}bibliographicCitation")]
+    for paper in papers:
+        assert any(paper["doi"] in citation for citation in citations), paper["doi"]
     refs = {
         e.get(f"{RDF}resource")
         for e in about.findall("{http://biomodels.net/model-qualifiers/}isDescribedBy")
     }
     assert refs == {
-        f"http://identifiers.org/pubmed/{paper['pubmed']}",
-        f"http://identifiers.org/doi/{paper['doi']}",
+        uri
+        for paper in papers
+        for uri in (
+            f"http://identifiers.org/pubmed/{paper['pubmed']}",
+            f"http://identifiers.org/doi/{paper['doi']}",
+        )
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bcsignal import cli, compose, paths, report
 from bcsignal.build import load_antimony
-from bcsignal.claims import load_claims
+from bcsignal.claims import load_claims, papers_of
 from bcsignal.files import atomic_write_bytes
 
 from . import browser
@@ -78,7 +78,8 @@ def test_every_claim_and_plot_is_there(site: Path, model_id: str) -> None:
         assert f"plots/{model_id}/{claim.id}.svg" in page.links
         assert ET.parse(plot).getroot().tag == "{http://www.w3.org/2000/svg}svg"
     text = site.read_text(encoding="utf-8")
-    assert f"https://doi.org/{claims.paper['doi']}" in text
+    for paper in papers_of(claims):  # a composite cites its submodels' papers
+        assert f"https://doi.org/{paper['doi']}" in text
     for pid in ("Parameters", "Validation", "Cross-simulator agreement", "Network"):
         assert f"<h3>{pid}</h3>" in text
 

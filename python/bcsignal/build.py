@@ -11,7 +11,7 @@ from pathlib import Path
 import antimony
 import libsbml
 
-from bcsignal import paths
+from bcsignal import compose, paths
 from bcsignal.annotate import annotate_model, read_provenance
 from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
@@ -92,6 +92,7 @@ def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_s
                 )
         sbml_warnings = clean_message(antimony.getSBMLWarnings() or "")
         comp_text = antimony.getCompSBMLString(module)
+        antimony_flat = antimony.getSBMLString(module)  # keeps `inst.x = value`, which comp drops
     finally:
         antimony.clearPreviousLoads()
     comp = _read(comp_text, source)
@@ -102,6 +103,8 @@ def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_s
         if sbml_warnings and fatal_sbml_warnings:
             raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
         return Built(flat=flat)
+    compose.carry_value_overrides(comp, antimony_flat, source)
+    comp_text = write_sbml_string(comp)
     flat = _read(comp_text, source)
     props = libsbml.ConversionProperties()
     props.addOption("flatten comp", True)
@@ -110,6 +113,7 @@ def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_s
         raise BcsignalError(
             clean_message(flat.getErrorLog().toString()), file=source, tool="libsbml comp flattening"
         )
+    compose.rename_overrides(flat, comp)
     _reject_valueless(flat, source)
     if sbml_warnings and fatal_sbml_warnings:
         raise BcsignalError(sbml_warnings, file=source, tool="antimony/libsbml")
@@ -172,11 +176,17 @@ def build_model(model_id: str) -> dict[str, str]:
         raise BcsignalError(f"the main model is {model_sid!r}; it must be named {model_id!r}", file=source)
     provenance = read_provenance(paths.parameters_path(model_id))
     papers, title = papers_of(claims), title_of(claims)
+    tables = {"": provenance}
+    if built.comp is not None:  # the flattened file holds every paper's parameters too
+        tables = {
+            "": compose.merged_provenance(model_id, built.comp),
+            "_comp": compose.top_provenance(model_id, built.comp),
+        }
     files = {}
     for suffix, doc in (("", built.flat), ("_comp", built.comp)):
         if doc is None:
             continue
-        annotate_model(doc, papers, claims.curation, provenance, title=title)
+        annotate_model(doc, papers, claims.curation, tables[suffix], title=title)
         files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
     return files
 

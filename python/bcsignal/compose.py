@@ -57,9 +57,156 @@ def instances(doc: libsbml.SBMLDocument) -> dict[str, str]:
     return {sub.getId(): sub.getModelRef() for sub in plugin.getListOfSubmodels()}
 
 
-def links(doc: libsbml.SBMLDocument) -> list[Link]:
-    """Return every replacement and deletion of a comp document's main model."""
+def override_id(instance: str, element: str) -> str:
+    """Return the top-level id of a value override of ``instance.element`` in the comp document.
+
+    It is Antimony's own name for the element (``instance_element``); it must not start with
+    ``instance__``, or libsbml's flattening would rename the whole instance to avoid a clash.
+    """
+    return f"{instance}_{element}"
+
+
+def flat_id(instance: str, element: str) -> str:
+    """Return the id libsbml's flattening gives a submodel element (``instance__element``)."""
+    return f"{instance}__{element}"
+
+
+def overrides(doc: libsbml.SBMLDocument) -> dict[str, tuple[str, str]]:
+    """Return the value overrides of a comp document: top-level id -> (instance, element)."""
+    found: dict[str, tuple[str, str]] = {}
     model = doc.getModel()
+    for container in (model.getListOfCompartments(), model.getListOfSpecies(), model.getListOfParameters()):
+        for element in container:
+            plugin = element.getPlugin("comp")
+            replaced = plugin.getListOfReplacedElements() if plugin is not None else None
+            for rep in replaced if replaced is not None else ():
+                if element.getId() == override_id(rep.getSubmodelRef(), _target(rep)):
+                    found[element.getId()] = (rep.getSubmodelRef(), _target(rep))
+    return found
+
+
+def rename_overrides(flat: libsbml.SBMLDocument, comp: libsbml.SBMLDocument) -> None:
+    """Give the flattened copy of each value override its flattened id ``instance__element``."""
+    model = flat.getModel()
+    elements = model.getListOfAllElements()
+    for old, (inst, sid) in overrides(comp).items():
+        new = flat_id(inst, sid)
+        if model.getElementBySId(new) is not None:
+            raise BcsignalError(f"cannot rename the override {old}: {new} exists", tool="libsbml")
+        target = model.getElementBySId(old)
+        if target is None:
+            continue
+        target.setId(new)
+        for i in range(elements.getSize()):
+            elements.get(i).renameSIdRefs(old, new)
+
+
+def _value(element: libsbml.SBase) -> float | None:
+    """Return the initial value an element declares (size, value or initial concentration/amount)."""
+    if isinstance(element, libsbml.Species):
+        if element.isSetInitialConcentration():
+            return float(element.getInitialConcentration())
+        return float(element.getInitialAmount()) if element.isSetInitialAmount() else None
+    if isinstance(element, libsbml.Parameter):
+        return float(element.getValue()) if element.isSetValue() else None
+    if isinstance(element, libsbml.Compartment):
+        return float(element.getSize()) if element.isSetSize() else None
+    return None
+
+
+def _set_value(element: libsbml.SBase, value: float) -> None:
+    if isinstance(element, libsbml.Species):
+        if element.isSetInitialAmount() and not element.isSetInitialConcentration():
+            element.setInitialAmount(value)
+        else:
+            element.setInitialConcentration(value)
+    elif isinstance(element, libsbml.Parameter):
+        element.setValue(value)
+    else:
+        element.setSize(value)
+
+
+def _units_of(element: libsbml.SBase) -> list[str]:
+    if isinstance(element, libsbml.Species):
+        return [element.getSubstanceUnits()] if element.isSetSubstanceUnits() else []
+    return [element.getUnits()] if element.isSetUnits() else []
+
+
+def carry_value_overrides(comp: libsbml.SBMLDocument, antimony_flat: str, source: str | Path) -> list[str]:
+    """Write into a comp document the submodel values its Antimony source sets (``inst.x = value``).
+
+    Antimony keeps such values only in its own flattening (ids ``inst_x``) and drops them from the comp
+    export. Each one becomes a top-level copy of the element with the new value, id ``inst_x``, that
+    replaces ``inst.x``: the comp and the flattened documents then hold the same values (the flattened
+    copy is renamed ``inst__x`` by `rename_overrides`). Returns the ids of the overrides.
+    """
+    flat = libsbml.readSBMLFromString(antimony_flat)
+    if flat.getModel() is None:
+        raise BcsignalError("Antimony gave no flattened model", file=source, tool="antimony")
+    top = comp.getModel()
+    plugin = comp.getPlugin("comp")
+    added: list[str] = []
+    for inst, model_ref in instances(comp).items():
+        definition = plugin.getModelDefinition(model_ref)
+        if definition is None:
+            raise BcsignalError(f"submodel {inst}: no internal model definition {model_ref}", file=source)
+        containers = (
+            (definition.getListOfCompartments(), top.addCompartment),
+            (definition.getListOfSpecies(), top.addSpecies),
+            (definition.getListOfParameters(), top.addParameter),
+        )
+        for elements, add in containers:
+            for element in elements:
+                sid = element.getId()
+                mine = flat.getModel().getElementBySId(f"{inst}_{sid}")
+                if mine is None:
+                    continue  # replaced by a top-level element, or deleted
+                wanted, declared = _value(mine), _value(element)
+                if wanted is None or wanted == declared:
+                    continue
+                if top.getElementBySId(override_id(inst, sid)) is not None:
+                    raise BcsignalError(
+                        f"the main model defines {override_id(inst, sid)}, the name of the override of "
+                        f"{inst}.{sid}; rename it",
+                        file=source,
+                    )
+                for unit in _units_of(element):
+                    if _builtin(unit):
+                        continue
+                    mine_def, theirs = top.getUnitDefinition(unit), definition.getUnitDefinition(unit)
+                    if mine_def is None or not libsbml.UnitDefinition.areEquivalent(mine_def, theirs):
+                        raise BcsignalError(
+                            f"{inst}.{sid} = {wanted:g} needs the unit {unit} declared in the main model "
+                            f"as in {model_ref}",
+                            file=source,
+                        )
+                copy = element.clone()
+                copy.setId(override_id(inst, sid))
+                copy.setMetaId(f"{top.getId()}.{override_id(inst, sid)}")
+                _set_value(copy, wanted)
+                if add(copy) != libsbml.LIBSBML_OPERATION_SUCCESS:
+                    raise BcsignalError(
+                        f"cannot add the override of {inst}.{sid}", file=source, tool="libsbml"
+                    )
+                placed = top.getElementBySId(override_id(inst, sid))
+                replaced = placed.getPlugin("comp").createReplacedElement()
+                replaced.setSubmodelRef(inst)
+                replaced.setIdRef(sid)
+                added.append(override_id(inst, sid))
+    return added
+
+
+def _builtin(unit: str) -> bool:
+    return bool(libsbml.UnitKind_isValidUnitKindString(unit, 3, 2))
+
+
+def links(doc: libsbml.SBMLDocument) -> list[Link]:
+    """Return every replacement and deletion of a comp document's main model.
+
+    A value override (`carry_value_overrides`) is not a merge and is not listed.
+    """
+    model = doc.getModel()
+    skip = overrides(doc)
     found: list[Link] = []
     for sub in model.getPlugin("comp").getListOfSubmodels():
         for deletion in sub.getListOfDeletions():
@@ -76,6 +223,8 @@ def links(doc: libsbml.SBMLDocument) -> list[Link]:
         replaced = plugin.getListOfReplacedElements()
         for j in range(replaced.size() if replaced is not None else 0):
             rep = replaced.get(j)
+            if top in skip:
+                continue
             found.append(Link(rep.getSubmodelRef(), _target(rep), "replaced", top))
         if plugin.isSetReplacedBy():
             by = plugin.getReplacedBy()
@@ -176,6 +325,21 @@ def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Pro
         for pid, row in read_provenance(paths.parameters_path(sub)).items():
             table[f"{inst}__{pid}"] = row
     table.update(read_provenance(paths.parameters_path(model_id)))
+    return table
+
+
+def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+    """Return provenance by top-level parameter id of a comp document.
+
+    The composite's own rows for its top-level parameters, and for each value override ``inst_x`` the
+    row of its flattened id ``inst__x``.
+    """
+    own = read_provenance(paths.parameters_path(model_id))
+    table = {k: v for k, v in own.items() if "__" not in k}
+    for oid, (inst, sid) in overrides(doc).items():
+        row = own.get(flat_id(inst, sid))
+        if row is not None:
+            table[oid] = row
     return table
 
 

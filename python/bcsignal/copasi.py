@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import locale
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +20,26 @@ RELATIVE_TOLERANCE = 1e-10
 ABSOLUTE_TOLERANCE = 1e-14
 #: LSODA step limit per output interval.
 MAXIMUM_NUM_STEPS = 1_000_000
+#: Species concentrations below this are set to 0 before a time course: from such an initial value
+#: (below about the square root of the smallest normal double) COPASI's LSODA run fails without a message.
+VANISHING = 1e-150
 #: COPASI prefixes each message with its severity and a timestamp.
 _STAMP = re.compile(r">[A-Z_]+ [0-9T:.-]+< ")
 
 
 def _copasi() -> Any:
-    """Import python-copasi lazily: it is large, and only exchange and cross-checks need it."""
+    """Import python-copasi lazily: it is large, and only exchange and cross-checks need it.
+
+    Importing it sets every locale category to C; the character-type category is put back, or Python
+    would read and write text files as ASCII for the rest of the process.
+    """
+    ctype = locale.setlocale(locale.LC_CTYPE)
     try:
         import COPASI
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise BcsignalError("python-copasi is not installed", tool="COPASI") from exc
+    finally:
+        locale.setlocale(locale.LC_CTYPE, ctype)
     return COPASI
 
 
@@ -129,6 +140,20 @@ class CopasiModel:
                     f"no species or global parameter {sid!r}", file=self.origin, tool="COPASI"
                 )
 
+    def _flush_vanishing(self) -> None:
+        """Set species whose initial concentration is a vanishing number (below VANISHING) to 0.
+
+        COPASI's time course fails without a message from such a state; a species decaying over a long
+        run (chained time courses) reaches one.
+        """
+        tiny = {
+            sid: 0.0
+            for sid, m in self._species.items()
+            if 0.0 < abs(float(m.getInitialConcentration())) < VANISHING
+        }
+        if tiny:
+            self.set_values(tiny)
+
     # -- simulation -----------------------------------------------------------
     def time_course(
         self,
@@ -171,6 +196,7 @@ class CopasiModel:
             method.getParameter("Absolute Tolerance").setDblValue(absolute_tolerance)
             method.getParameter("Max Internal Steps").setUIntValue(maximum_num_steps)
             self._setup = setup
+        self._flush_vanishing()
         start = float(self.model.getInitialTime())
         drain_messages()
         try:

@@ -467,8 +467,7 @@ def validate_text(text: str, origin: str = "<string>", model_id: str | None = No
         report.issues += interface_issues(model, claims)
         comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
         if compose.is_composite(doc):
-            own = read_provenance(paths.parameters_path(model_id))
-            report.issues += provenance_issues(model, {k: v for k, v in own.items() if "__" not in k})
+            report.issues += provenance_issues(model, compose.top_provenance(model_id, doc))
             entries = compose.load_merge_map(compose.merge_map_path(model_id))
             report.issues += [
                 Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entries)
