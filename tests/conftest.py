@@ -70,8 +70,8 @@ def run_cli(args: Sequence[str], *, cwd: Path, timeout: float) -> tuple[int, str
                 os.chdir(cwd)
                 os.dup2(out.fileno(), 1)
                 os.dup2(err.fileno(), 2)
-                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - pytest swapped sys.stdout
-                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+                sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - pytest swapped it
+                sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
                 code = cli.main(list(args))
             except BaseException:
                 traceback.print_exc()

@@ -124,13 +124,13 @@ def test_unit_warnings_are_reported_and_fatal_only_when_strict(
         cwd=tmp_path,
         timeout=30,
     )
-    assert code == 0 and err.startswith("bcsignal: warning: ") and err.count("\n") == 1
+    assert code == 0 and err.startswith("bcsignal: warning: ") and err.count("\n") == 1, err
     assert (tmp_path / "r.csv").is_file()
 
 
 def test_validate_strict_passes_clean_user_files_and_fails_warnings(tmp_path: Path) -> None:
-    code, out, _ = run_cli(["validate", "--strict", str(DECAY), str(TINY)], cwd=tmp_path, timeout=30)
-    assert code == 0 and out.count("0 error(s), 0 warning(s) — ok") == 2
+    code, out, err = run_cli(["validate", "--strict", str(DECAY), str(TINY)], cwd=tmp_path, timeout=30)
+    assert code == 0 and out.count("0 error(s), 0 warning(s) — ok") == 2, err
     bad_units = str(DATA / "bad" / "unit_mismatch.xml")
     assert run_cli(["validate", bad_units], cwd=tmp_path, timeout=30)[0] == 0
     code, out, _ = run_cli(["validate", "--strict", bad_units], cwd=tmp_path, timeout=30)
