@@ -117,3 +117,9 @@ def test_wheel_ships_models_and_sbml(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert MODEL_IDS[0] in done.stdout
+
+
+def test_the_simulate_module_is_importable_by_name() -> None:
+    import bcsignal.simulate as module
+
+    assert hasattr(module, "Simulator") and callable(bcsignal.time_course)

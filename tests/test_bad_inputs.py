@@ -170,7 +170,7 @@ def _api(case: Case, path: Path) -> Callable[[], object]:
     if case.kind == "claims":
         return lambda: bcsignal.check(TINY, path)
     req = case.request
-    return lambda: bcsignal.simulate(
+    return lambda: bcsignal.time_course(
         req["model"],
         req["until"],
         req["points"],

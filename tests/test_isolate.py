@@ -168,6 +168,6 @@ def test_a_simulation_over_the_memory_limit_is_a_clean_error(
     wide = ModelInput.antimony(f"model wide()\n  compartment cell = 1\n  k = 0.1\n{species}end\n")
     monkeypatch.setenv("BCSIGNAL_MAX_MEMORY", "64")
     with pytest.raises(BcsignalError, match=r"ran out of memory simulating 400000 points x 101 columns"):
-        bcsignal.simulate(wide, 10, 400_000)
+        bcsignal.time_course(wide, 10, 400_000)
     printed = capfd.readouterr()
     assert printed.out == "" and printed.err == ""

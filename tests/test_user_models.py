@@ -51,7 +51,7 @@ def _csv(path: Path) -> tuple[list[str], np.ndarray]:
 
 # -- simulate -------------------------------------------------------------------------------------
 def test_simulate_a_user_sbml_file_matches_the_exact_solution() -> None:
-    course = bcsignal.simulate(DECAY, 20, 41)
+    course = bcsignal.time_course(DECAY, 20, 41)
     assert course.columns == ["time", "S"]
     times = course.column("time")
     assert times[0] == 0 and times[-1] == pytest.approx(20) and len(times) == 41
@@ -59,7 +59,7 @@ def test_simulate_a_user_sbml_file_matches_the_exact_solution() -> None:
 
 
 def test_set_changes_parameters_and_initial_concentrations() -> None:
-    course = bcsignal.simulate(DECAY, 10, 11, values={"k": 0.2, "S": 5})
+    course = bcsignal.time_course(DECAY, 10, 11, values={"k": 0.2, "S": 5})
     np.testing.assert_allclose(course.column("S"), _decay(course.column("time"), 5, 0.2), rtol=1e-6)
 
 
@@ -67,19 +67,19 @@ def test_set_reevaluates_initial_assignments() -> None:
     text = "model m()\n  compartment cell = 1\n  p = 1\n  species S in cell = 2*p\n  k = 0.1\n"
     text += "  J: S -> ; k*S*cell\nend\n"
     with pytest.warns(BcsignalWarning):
-        course = bcsignal.simulate(ModelInput.antimony(text), 1, 2, values={"p": 3})
+        course = bcsignal.time_course(ModelInput.antimony(text), 1, 2, values={"p": 3})
     assert course.column("S")[0] == pytest.approx(6)
 
 
 def test_simulate_sbml_and_antimony_text() -> None:
-    sbml = bcsignal.simulate(ModelInput.sbml(DECAY.read_text()), 5, 3)
+    sbml = bcsignal.time_course(ModelInput.sbml(DECAY.read_text()), 5, 3)
     np.testing.assert_allclose(sbml.column("S"), _decay(sbml.column("time")), rtol=1e-6)
-    ant = bcsignal.simulate(ModelInput.antimony(TINY.read_text(), origin="tiny.ant"), 60, 4)
+    ant = bcsignal.time_course(ModelInput.antimony(TINY.read_text(), origin="tiny.ant"), 60, 4)
     assert ant.columns == ["time", "S", "Sp", "F"]
 
 
 def test_a_shipped_model_by_id_starts_at_its_steady_state() -> None:
-    course = bcsignal.simulate(MODEL_IDS[0], 60, 7)
+    course = bcsignal.time_course(MODEL_IDS[0], 60, 7)
     species = course.data[:, 1:]
     np.testing.assert_allclose(species[-1], species[0], rtol=1e-5, atol=1e-9)
 
@@ -186,7 +186,7 @@ def test_a_comp_model_with_a_local_external_file_is_flattened(tmp_path: Path) ->
     top = tmp_path / "top.xml"
     top.write_text(COMP.format(source="decay.xml"))
     with pytest.warns(BcsignalWarning, match="units"):  # the top model declares no units
-        course = bcsignal.simulate(top, 10, 3)
+        course = bcsignal.time_course(top, 10, 3)
     assert course.columns == ["time", "A__S"]
     np.testing.assert_allclose(course.column("A__S"), _decay(course.column("time")), rtol=1e-6)
 
@@ -198,7 +198,7 @@ def test_an_antimony_import_of_a_local_file_works(tmp_path: Path) -> None:
         'import "sub.ant"\nmodel main()\n  A: sub()\n  k = 0.1\n  J: A.S -> ; k*A.S*A.cell\nend\n'
     )
     with pytest.warns(BcsignalWarning):
-        course = bcsignal.simulate(main, 10, 3)
+        course = bcsignal.time_course(main, 10, 3)
     np.testing.assert_allclose(course.column("A_S"), _decay(course.column("time")), rtol=1e-6)
 
 
@@ -246,7 +246,7 @@ def test_paths_and_urls_given_as_model_text_are_never_read_or_fetched(
         lambda: bcsignal.load(comp_with_url),
         lambda: bcsignal.load(str(local)),  # a str is a model id, never a file name
         lambda: bcsignal.load(url),
-        lambda: bcsignal.simulate(str(local), 1, 2),
+        lambda: bcsignal.time_course(str(local), 1, 2),
         lambda: bcsignal.check(str(local), TINY_CLAIMS),
         lambda: bcsignal.check(TINY, str(TINY_CLAIMS)),  # type: ignore[arg-type]
         lambda: ModelInput.from_file(url),

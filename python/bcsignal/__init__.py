@@ -27,7 +27,7 @@ __all__ = [
     "load",
     "models",
     "sbml_path",
-    "simulate",
+    "time_course",
     "validate",
 ]
 __version__ = "0.1.0.dev0"
@@ -58,7 +58,7 @@ def load(model: Model, *, strict: bool = False) -> roadrunner.RoadRunner:
     return usermodel.load(target, strict=strict)
 
 
-def simulate(
+def time_course(
     model: Model,
     until: float,
     points: int,

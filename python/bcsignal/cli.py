@@ -201,7 +201,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         integrator=args.integrator,
     ).checked()
     target = usermodel.from_argument(args.model)
-    course = bcsignal.simulate(
+    course = bcsignal.time_course(
         target, request.until, request.points, values=request.values, strict=args.strict
     )
     out = Path(args.out)
