@@ -6,6 +6,8 @@ VPY       := $(VENV)/bin/python
 BCSIGNAL  := $(VENV)/bin/bcsignal
 STAMP     := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Parameter samples per model in the robustness run that `make run` shows in the report.
+ROBUSTNESS_SAMPLES ?= 100
 
 # First interpreter that really runs and is >= 3.12, preferring 3.12 (the version every native
 # dependency ships wheels for): python3.12 on PATH, then pyenv's 3.12.x (its shims may be present
@@ -38,8 +40,13 @@ run: $(STAMP)
 	$(BCSIGNAL) validate
 	$(BCSIGNAL) check --results build/results.json
 	$(BCSIGNAL) export
+	@for m in $$($(BCSIGNAL) models); do \
+	  rm -rf build/robustness/$$m; \
+	  echo "$(BCSIGNAL) robustness $$m --samples $(ROBUSTNESS_SAMPLES)"; \
+	  $(BCSIGNAL) robustness $$m --samples $(ROBUSTNESS_SAMPLES) --no-progress > build/robustness-$$m.txt || exit 1; \
+	done
 	$(BCSIGNAL) report
-	@echo "results: build/results.json; archives: build/omex/; report: build/report/index.html"
+	@echo "results: build/results.json; archives: build/omex/; robustness: build/robustness/; report: build/report/index.html"
 
 # The report test loads the page in headless Chromium (Debian's `chromium`); install it when missing.
 chromium:

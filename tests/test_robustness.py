@@ -300,3 +300,15 @@ def test_cli_robustness_errors_are_one_paragraph(capsys: pytest.CaptureFixture[s
     assert code == cli.EXIT_ERROR
     err = capsys.readouterr().err
     assert err.startswith("bcsignal: error:") and err.count("\n") == 1
+
+
+def test_report_shows_robustness_per_claim(reference: Path) -> None:
+    from bcsignal import report
+
+    summary = json.loads((reference / robustness.SUMMARY).read_text())
+    svg = report.robustness_plot(summary).decode()
+    assert svg.startswith("<?xml") and all(name in svg for name in summary["claims"])
+    html = report._robustness_html("fragile", summary)
+    assert html.count("<tr><td>") == len(summary["claims"])
+    assert "plots/fragile/robustness.svg" in html and "decisive parameters" in html
+    assert "No robustness run yet" in report._robustness_html("fragile", None)

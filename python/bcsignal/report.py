@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import libsbml
 import numpy as np
@@ -80,6 +82,21 @@ class ModelSection:
     validation: list[Report]
     crosscheck: ModelCheck | None
     sbml: str
+    robustness: dict[str, Any] | None = None
+
+
+def read_robustness(model_id: str) -> dict[str, Any] | None:
+    """Return the summary of the model's last default robustness run, if there is one."""
+    path = robustness_summary_path(model_id)
+    if not path.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BcsignalError(f"cannot read the robustness summary: {exc}", file=path) from exc
+    if data.get("model") != model_id or not isinstance(data.get("claims"), dict):
+        raise BcsignalError(f"not a robustness summary of {model_id}", file=path)
+    return data
 
 
 def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
@@ -99,6 +116,7 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
         validation=validate_model(model_id),
         crosscheck=check_model(model_id, sbml, claims, origin=path) if with_crosscheck else None,
         sbml=sbml,
+        robustness=read_robustness(model_id),
     )
 
 
@@ -269,6 +287,67 @@ def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Tra
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def robustness_summary_path(model_id: str) -> Path:
+    """Return where `bcsignal robustness MODEL` writes its summary by default."""
+    return paths.build_dir() / "robustness" / model_id / "summary.json"
+
+
+def robustness_plot(summary: Mapping[str, Any]) -> bytes:
+    """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "bcsignal"
+    plt.rcParams["svg.fonttype"] = "none"
+    names = [*summary["claims"], "all claims"]
+    entries = [*(summary["claims"][n]["holds"] for n in summary["claims"]), summary["all_claims_hold"]]
+    fractions = [e["fraction"] if e["fraction"] is not None else 0.0 for e in entries]
+    low = [max(0.0, f - e["interval95"][0]) for f, e in zip(fractions, entries, strict=True)]
+    high = [max(0.0, e["interval95"][1] - f) for f, e in zip(fractions, entries, strict=True)]
+    fig, ax = plt.subplots(figsize=(7.0, 0.22 * len(names) + 1.0))
+    y = list(range(len(names)))[::-1]
+    ax.barh(y, fractions, xerr=[low, high], color="#54aeff", ecolor="#57606a", capsize=2, height=0.7)
+    ax.set_yticks(y, names, fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(
+        f"fraction of {summary['samples']} parameter samples where the claim holds "
+        f"(log-normal, sigma {summary['sigma']:g}, seed {summary['seed']}; bars: 95 % interval)",
+        fontsize=8,
+    )
+    ax.grid(True, axis="x", lw=0.3, alpha=0.6)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
+    if summary is None:
+        return (
+            f"<p class=small>No robustness run yet: <code>bcsignal robustness {escape(model_id)}</code> "
+            "writes one, and the next report shows it.</p>"
+        )
+    rows = [
+        "<table><thead><tr><th>claim</th><th>holds</th><th>95 % interval</th>"
+        "<th>decisive parameters (Spearman rho)</th></tr></thead><tbody>"
+    ]
+    for name, entry in summary["claims"].items():
+        holds = entry["holds"]
+        fraction = "-" if holds["fraction"] is None else f"{holds['fraction']:.3f}"
+        low, high = holds["interval95"]
+        top = ", ".join(f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3])
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td class=num>{fraction}</td>"
+            f"<td class=num>[{low:.3f}, {high:.3f}]</td><td>{escape(top)}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    plot = f'<p><img src="{PLOTS}/{escape(model_id)}/robustness.svg" alt="robustness of each claim"></p>'
+    return plot + "".join(rows)
 
 
 # ---------------------------------------------------------------------------
@@ -470,6 +549,8 @@ def _model_html(section: ModelSection, omex: Path | None) -> str:
             *(_validation_html(report) for report in section.validation),
             "<h3>Cross-simulator agreement</h3>",
             _crosscheck_html(section.crosscheck),
+            "<h3>Robustness under parameter uncertainty</h3>",
+            _robustness_html(mid, section.robustness),
             *_merge_map_section(mid),
             "</section>",
         ]
@@ -489,6 +570,8 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
             plot = claim_plot(result.claim, result, section.trajectories)
             atomic_write_bytes(folder / PLOTS / mid / f"{result.claim.id}.svg", plot)
         atomic_write_text(folder / FILES / f"{mid}.xml", section.sbml)
+        if section.robustness is not None:
+            atomic_write_bytes(folder / PLOTS / mid / "robustness.svg", robustness_plot(section.robustness))
         omex = None
         if omex_folder is not None and (omex_folder / f"{mid}.omex").is_file():
             omex = Path(_relative(omex_folder / f"{mid}.omex", folder))
