@@ -7,7 +7,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ from bcsignal.claims import (
     Claim,
     ClaimResult,
     ClaimsFile,
+    check_suites,
     evaluate,
     load_claims,
     papers_of,
     simulate_experiments,
+    suites,
     title_of,
 )
 from bcsignal.crosscheck import ModelCheck, check_model
@@ -83,6 +85,8 @@ class ModelSection:
     crosscheck: ModelCheck | None
     sbml: str
     robustness: dict[str, Any] | None = None
+    #: A composite's results for its papers' claims (run against it), apart from its own claims.
+    paper_results: list[ClaimResult] = field(default_factory=list)
 
 
 def read_robustness(model_id: str) -> dict[str, Any] | None:
@@ -107,6 +111,7 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
     sim = new_simulator(sbml, name=model_id, origin=path)
     trajectories = simulate_experiments(claims, sim)
     results = [evaluate(c, trajectories, model_id) for c in claims.claims]
+    papers = [suite for suite in suites(claims) if suite is not claims]
     return ModelSection(
         model_id=model_id,
         claims=claims,
@@ -117,6 +122,7 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
         crosscheck=check_model(model_id, sbml, claims, origin=path) if with_crosscheck else None,
         sbml=sbml,
         robustness=read_robustness(model_id),
+        paper_results=check_suites(model_id, papers, sim) if papers else [],
     )
 
 
@@ -421,6 +427,21 @@ def _claims_html(section: ModelSection) -> str:
             f"<td>{_status(result.passed)}</td></tr>"
         )
     rows.append("</tbody></table>")
+    if section.paper_results:
+        held = sum(r.ok for r in section.paper_results)
+        rows += [
+            f"<p>The papers' own claims, run against this composite: {held} of "
+            f"{len(section.paper_results)} hold (or are excused with a reason).</p>",
+            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th></tr>"
+            "</thead><tbody>",
+        ]
+        for result in section.paper_results:
+            verdict = _status(result.passed) if not result.excused else _status(False, no="excused")
+            rows.append(
+                f"<tr><td>{escape(result.test_id)}</td><td>{escape(result.claim.statement)}</td>"
+                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td></tr>'
+            )
+        rows.append("</tbody></table>")
     return "\n".join(rows)
 
 
@@ -576,8 +597,9 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
         if omex_folder is not None and (omex_folder / f"{mid}.omex").is_file():
             omex = Path(_relative(omex_folder / f"{mid}.omex", folder))
         bodies.append(_model_html(section, omex))
-        passed = sum(r.passed for r in section.results)
-        count = f"{passed}/{len(section.results)}"
+        every = [*section.results, *section.paper_results]
+        passed = sum(r.ok for r in every)
+        count = f"{passed}/{len(every)}"
         papers = papers_of(section.claims)
         first = papers[0] if papers else {"authors": section.model_id, "year": ""}
         cited = f"{str(first['authors']).split(',')[0]} et al. {first['year']}"
@@ -589,7 +611,7 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
         summary.append(
             f'<tr><td><a href="#{escape(mid)}">{escape(mid)}</a></td>'
             f"<td>{escape(cited)}</td>"
-            f"<td>{_status(passed == len(section.results), count, count)}</td>"
+            f"<td>{_status(passed == len(every), count, count)}</td>"
             f"<td>{_status(all(r.ok(strict=True) for r in section.validation), 'valid', 'INVALID')}</td>"
             f"<td>{cross}</td></tr>"
         )
