@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import libsbml
 import pytest
 
 from bcsignal import paths
+from bcsignal.annotate import read_provenance
+from bcsignal.claims import load_claims
+from bcsignal.errors import BcsignalError
 from bcsignal.validate import (
     CATEGORIES,
     annotation_issues,
+    interface_issues,
     libsbml_issues,
+    provenance_issues,
     sanity_issues,
     steady_state_issues,
     validate_model,
@@ -96,3 +104,62 @@ def test_phospho_forms_need_a_psimod_version() -> None:
     messages = [i.message for i in annotation_issues(model)]
     assert f"species {target.getId()}: phosphorylated form without bqbiol:hasVersion PSI-MOD term" in messages
     assert not any(m.startswith("species p38:") for m in messages)
+
+
+# -- interface and provenance checkers pass on a shipped model and fail on edits -------------------
+PAPER = "Park_BBRC2007"
+
+
+def _paper_model() -> tuple[libsbml.SBMLDocument, libsbml.Model]:
+    doc = libsbml.readSBMLFromFile(str(paths.sbml_path(PAPER)))
+    return doc, doc.getModel()
+
+
+def test_interface_check_fails_on_wrong_knobs_and_missing_readouts() -> None:
+    claims = load_claims(paths.claims_path(PAPER))
+    _doc, model = _paper_model()  # the document owns the model: keep it alive
+    assert interface_issues(model, claims) == []
+    model.getParameter("IGF1_dose").setValue(5)
+    model.getParameter("NDRG2_OE").setUnits("nM")
+    model.getParameter("p38_inhibitor").setConstant(False)
+    model.removeSpecies("pJNK")
+    messages = " | ".join(i.message for i in interface_issues(model, claims))
+    assert "knob IGF1_dose: default 5.0 != 0" in messages
+    assert "knob NDRG2_OE: unit nM != dimensionless" in messages
+    assert "knob p38_inhibitor: not a constant global parameter" in messages
+    assert "readout pJNK: no species or variable" in messages
+
+
+def test_provenance_check_fails_on_value_unit_missing_and_extra_rows() -> None:
+    table = dict(read_provenance(paths.parameters_path(PAPER)))
+    _doc, model = _paper_model()  # the document owns the model: keep it alive
+    assert provenance_issues(model, table) == []
+    first, second = sorted(table)[:2]
+    model.getParameter(first).setValue(table[first].value * 2 + 1)
+    del table[second]
+    table["ghost"] = table[first]
+    messages = " | ".join(i.message for i in provenance_issues(model, table))
+    assert f"parameter {first}: table says" in messages
+    assert f"parameter {second}: no row in the provenance table" in messages
+    assert "row ghost: not a constant parameter of the model" in messages
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda rows: rows.__setitem__(0, "id\tvalue"), "header must be"),
+        (lambda rows: rows.append("k\t1\tper_min\tSBO:0000009\tguess\t\tx"), "source 'guess'"),
+        (lambda rows: rows.append("k\t1\tper_min\tSBO:0000009\tchosen\t\t"), "needs a note"),
+        (lambda rows: rows.append("k\tnan\tper_min\tSBO:0000009\tknob\t\t"), "not finite"),
+        (lambda rows: rows.append(rows[1]), "listed twice"),
+    ],
+    ids=["header", "source", "chosen_without_note", "nan", "duplicate"],
+)
+def test_provenance_table_form_errors_name_the_line(tmp_path: Path, edit: Any, expected: str) -> None:
+    rows = paths.parameters_path(PAPER).read_text().splitlines()
+    edit(rows)
+    bad = tmp_path / "bad.parameters.tsv"
+    bad.write_text("\n".join(rows) + "\n")
+    with pytest.raises(BcsignalError, match=expected) as info:
+        read_provenance(bad)
+    assert info.value.file == str(bad) and info.value.line is not None

@@ -17,7 +17,7 @@ from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
 from bcsignal.screen import decode, read_bounded, screen_antimony
-from bcsignal.validate import clean_message, valueless_symbols
+from bcsignal.validate import clean_message, read_document, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2
@@ -121,9 +121,7 @@ def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_s
 
 
 def _read(text: str, source: Path | str) -> libsbml.SBMLDocument:
-    doc = libsbml.readSBMLFromString(text)
-    if doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) + doc.getNumErrors(libsbml.LIBSBML_SEV_FATAL):
-        raise BcsignalError(clean_message(doc.getErrorLog().toString()), file=source, tool="libsbml")
+    doc = read_document(text, str(source))
     if (doc.getLevel(), doc.getVersion()) != (SBML_LEVEL, SBML_VERSION):
         raise BcsignalError(f"Antimony wrote SBML L{doc.getLevel()}V{doc.getVersion()}", file=source)
     return doc
