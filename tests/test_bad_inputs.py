@@ -93,7 +93,13 @@ CORPUS: list[Case] = [
     model("nan_initial_assignment.xml", r"parameter k is nan at t = 0", "libroadrunner"),
     Case("unit_mismatch.xml", "strict", r"fatal under strict checking.*\[units 10541\]", "libsbml"),
     # -- Antimony ------------------------------------------------------------------------------------
-    model("syntax_error.ant", r"line 5:.*syntax error", "antimony"),
+    model("syntax_error.ant", r"syntax_error\.ant:5: \[antimony\].*syntax error", "antimony"),
+    # -- issue 22: empty models, names Antimony cannot read, errors in imported files ----------------
+    model("empty.ant", r"the Antimony text is empty", "screen"),
+    model("empty_no_suffix", r"the Antimony text is empty", "screen"),
+    model("comments_only.ant", r"the Antimony text is empty", "screen"),
+    model("empty_model.xml", r"the model is empty: no species, reactions, rules or events", "bcsignal"),
+    model("non_ascii_name.ant", r"non_ascii_name\.ant:5: \[screen\] character 'β' \(U\+03B2\)", "screen"),
     model(
         "undefined_symbol.ant", r"never declared in typo \(Antimony would invent them\): k_typo", "antimony"
     ),
@@ -137,14 +143,31 @@ CORPUS: list[Case] = [
     claims(
         "claims_unknown_knob.yaml", r"field interface\.knobs: 'IGF1_dose' is not a constant global parameter"
     ),
+    # -- issue 22: no file content echoed, YAML 1.1 numbers, ids with a line break -------------------
+    claims("claims_passwd.yaml", r"document: a text of 134 characters is not of type 'object'$"),
+    claims(
+        "claims_symlink.yaml", r"document: a text of 134 characters is not of type 'object'$", generated=True
+    ),
+    claims("claims_yaml11_float.yaml", r"'1\.0e9' is not of type 'number' \(YAML 1\.1 reads 1\.0e9 as text"),
+    claims("claims_id_newline.yaml", r"field interface\.readouts\.0: 'Sp\\n' does not match"),
 ]
+#: Members of the corpus that must give a right result, not an error (tests/test_untrusted.py).
+RESULT_FILES = {
+    "import_shadow.ant",
+    "import_shadow_sub.ant",
+    "import_error_in_sub.ant",
+    "import_error_sub.ant",
+    "initial_assignment_knob.ant",
+    "claims_initial_assignment_knob.yaml",
+}
 IDS = [c.name for c in CORPUS]
 
 
 def test_corpus_is_large_and_covers_every_committed_file() -> None:
     assert len(CORPUS) >= 30 and len(set(IDS)) == len(IDS)
-    committed = {p.name for p in BAD.iterdir() if p.suffix in {".xml", ".ant", ".yaml"}}
+    committed = {p.name for p in BAD.iterdir() if p.is_file() and p.suffix in {".xml", ".ant", ".yaml", ""}}
     named = {c.name for c in CORPUS if not c.generated and c.kind != "request"} | {"blowup.ant"}
+    named |= RESULT_FILES
     assert committed == named
 
 

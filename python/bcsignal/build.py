@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from bcsignal.annotate import annotate_model, read_provenance
 from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
-from bcsignal.screen import decode, read_bounded, screen_antimony
+from bcsignal.limits import MAX_REFERENCES
+from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
 from bcsignal.validate import clean_message, read_document, valueless_symbols
 
 #: SBML level and version of every file we write.
@@ -24,6 +27,7 @@ SBML_LEVEL, SBML_VERSION = 3, 2
 #: Antimony's code for "symbols of unknown type": used but never declared.
 _ANTIMONY_UNKNOWN = 10
 _LINE = re.compile(r"line (\d+)")
+_FILE = re.compile(r"[Ee]rror in file '([^']*)', line (\d+):?\s*")
 
 
 def _antimony_line(message: str) -> int | None:
@@ -47,8 +51,55 @@ def load_antimony(source: Path, *, sbml_warnings: bool = True) -> Built:
     `sbml_warnings` false, the libsbml warnings Antimony collects are ignored and the caller checks
     the SBML itself.
     """
-    screen_antimony(decode(read_bounded(source), source), source)
-    return _load(lambda: int(antimony.loadAntimonyFile(str(source))), source, source.stem, sbml_warnings)
+    with _staged(Path(source)) as (main, names):
+
+        def load() -> int:
+            # Antimony looks for every imported file's name in the working directory first: make that
+            # the private folder, where each name is one screened copy (restored at once; the native
+            # call holds the GIL, so no other thread of this process sees the change)
+            with contextlib.chdir(main.parent):
+                return int(antimony.loadAntimonyFile(str(main)))
+
+        return _load(load, source, source.stem, sbml_warnings, names)
+
+
+@contextmanager
+def _staged(source: Path) -> Iterator[tuple[Path, dict[str, Path]]]:
+    """Copy an Antimony file and every file it imports, screened, into a private folder for Antimony.
+
+    Antimony looks for an imported file's name in the working directory first, and miscounts lines
+    after block comments. The copies, in one folder under names no two share, have their comments
+    blanked and their imports rewritten to the other copies' paths (`screen.stage_antimony`); loaded
+    from that folder, Antimony reads exactly the screened files. Yields the copy of `source` and a
+    map from each copy's path (as Antimony writes it in messages) to the original file.
+    """
+    with tempfile.TemporaryDirectory(prefix="bcsignal-antimony-") as tmp:
+        folder = Path(tmp)
+        copies: dict[Path, Path] = {}
+        pending = [source.resolve()]
+        copies[pending[0]] = folder / f"0-{pending[0].name}"
+        while pending:
+            original = pending.pop()
+            text = decode(read_bounded(original), original)
+            imports: dict[str, str] = {}
+            for reference, line in screen_antimony(text, original).imports:
+                target = local_reference(reference, line, original)
+                if target not in copies:
+                    if len(copies) > MAX_REFERENCES:
+                        raise BcsignalError(
+                            f"the model references more than {MAX_REFERENCES} files",
+                            file=source,
+                            tool="screen",
+                        )
+                    copies[target] = folder / f"{len(copies)}-{target.name}"
+                    pending.append(target)
+                imports[reference] = str(copies[target])
+            copy = copies[original]
+            copy.write_text(stage_antimony(text, imports), encoding="utf-8")
+        given = {source.resolve(): source}  # the main file named as the caller named it
+        names = {str(c): given.get(o, o) for o, c in copies.items()}
+        names |= {c.name: given.get(o, o) for o, c in copies.items()}
+        yield copies[source.resolve()], names
 
 
 def antimony_to_sbml(source: Path, *, sbml_warnings: bool = True) -> libsbml.SBMLDocument:
@@ -60,27 +111,63 @@ def antimony_text_to_sbml(
     text: str, origin: str = "<string>", module: str | None = None, *, sbml_warnings: bool = True
 ) -> libsbml.SBMLDocument:
     """Load Antimony text (never read as a file name) and return its (flat) SBML, like `antimony_to_sbml`."""
-    screen_antimony(text, origin)
-    return _load(lambda: int(antimony.loadAntimonyString(text)), origin, module, sbml_warnings).flat
+    imports = screen_antimony(text, origin).imports
+    if imports:
+        raise BcsignalError(
+            f"referenced file {imports[0][0]!r}: Antimony text cannot import files; load the file instead",
+            file=origin,
+            line=imports[0][1],
+            tool="screen",
+        )
+    staged = stage_antimony(text, {})
+    return _load(lambda: int(antimony.loadAntimonyString(staged)), origin, module, sbml_warnings).flat
 
 
-def _load(load: Callable[[], int], source: Path | str, main: str | None, fatal_sbml_warnings: bool) -> Built:
+def _last_error() -> str:
+    try:
+        return antimony.getLastError() or ""
+    except UnicodeDecodeError:  # Antimony cut a multi-byte character in its message
+        return ""
+
+
+def _antimony_error(message: str, source: Path | str, names: Mapping[str, Path]) -> BcsignalError:
+    """Return Antimony's error naming the file it happened in (an imported one, say) and its line."""
+    file: Path | str = source
+    line = _antimony_line(message)
+    match = _FILE.search(message)
+    if match is not None:  # the file and line go in front, as in every bcsignal message
+        file = names.get(str(Path(match.group(1))), names.get(match.group(1), source))
+        line = int(match.group(2))
+        message = message[: match.start()] + message[match.end() :]
+    for staged, original in sorted(names.items(), key=lambda item: -len(item[0])):
+        message = message.replace(f"'{staged}'", f"'{original}'")
+    return BcsignalError(
+        clean_message(message or "Antimony could not load the file"),
+        file=file,
+        line=line,
+        tool="antimony",
+    )
+
+
+def _load(
+    load: Callable[[], int],
+    source: Path | str,
+    main: str | None,
+    fatal_sbml_warnings: bool,
+    names: Mapping[str, Path] | None = None,
+) -> Built:
+    names = dict(names or {})
     antimony.clearPreviousLoads()
     antimony.setWriteSBMLTimestamp(False)
     try:
         if load() < 0:
-            message = antimony.getLastError() or "Antimony could not load the file"
-            raise BcsignalError(
-                clean_message(message), file=source, line=_antimony_line(message), tool="antimony"
-            )
+            raise _antimony_error(_last_error(), source, names)
         modules = list(antimony.getModuleNames())
         # the model named like the file is the main one (model id == file stem), else Antimony's choice
         module = main if main in modules else antimony.getMainModuleName()
         warnings = (antimony.getWarnings() or "").strip()
         if warnings:
-            raise BcsignalError(
-                clean_message(warnings), file=source, line=_antimony_line(warnings), tool="antimony"
-            )
+            raise _antimony_error(warnings, source, names)
         for name in modules:
             unknown = list(antimony.getSymbolNamesOfType(name, _ANTIMONY_UNKNOWN) or [])
             if unknown:

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from bcsignal import paths
-from bcsignal.errors import BcsignalError
+from bcsignal.errors import BcsignalError, schema_message
 from bcsignal.limits import MAX_YAML_BYTES
 from bcsignal.screen import YAML_LOADER, decode, read_bounded, screen_yaml
 from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
@@ -102,28 +102,46 @@ class ClaimsFile:
     line_of: Callable[[Sequence[Any]], int | None] = field(default=_no_line, compare=False, repr=False)
 
 
+class _YamlLines:
+    """Maps a path in the document to its line (1-based); picklable (it keeps the text, not the nodes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._root: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.text, self._root = state["text"], None
+
+    def __call__(self, path: Sequence[Any]) -> int | None:
+        if self._root is None:
+            try:
+                self._root = yaml.compose(self.text, Loader=YAML_LOADER)
+            except yaml.YAMLError:
+                self._root = False
+        return None if self._root is False else _line(self._root, path)
+
+
 def _yaml_lines(text: str) -> Callable[[Sequence[Any]], int | None]:
     """Return a function mapping a path in the document to its line (1-based)."""
-    try:
-        root = yaml.compose(text, Loader=YAML_LOADER)
-    except yaml.YAMLError:
-        return lambda _path: None
+    return _YamlLines(text)
 
-    def line(path: Sequence[Any]) -> int | None:
-        node = root
-        for key in path:
-            if isinstance(node, yaml.MappingNode):
-                found = next((v for k, v in node.value if k.value == key), None)
-                if found is None:
-                    break
-                node = found
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-                node = node.value[key]
-            else:
+
+def _line(root: Any, path: Sequence[Any]) -> int | None:
+    node = root
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == key), None)
+            if found is None:
                 break
-        return None if node is None else node.start_mark.line + 1
-
-    return line
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    return None if node is None else int(node.start_mark.line) + 1
 
 
 def _where(data: Any, path: Sequence[Any]) -> str:
@@ -185,7 +203,7 @@ def parse_claims(text: str, *, origin: str | Path = "<string>") -> ClaimsFile:
         err = max(errors, key=lambda e: len(e.absolute_path))
         path = list(err.absolute_path)
         raise BcsignalError(
-            err.message,
+            schema_message(err.message, err.instance, str(err.validator)),
             file=origin,
             line=line_of(path),
             tool="claims schema",

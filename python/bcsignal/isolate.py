@@ -1,15 +1,19 @@
-"""Running native parsing and simulation of untrusted models in a child process with memory and time limits.
+"""Running native parsing and simulation of untrusted models in a fresh child interpreter with limits.
 
 libsbml, Antimony and libroadrunner can crash, hang or print on hostile input. `run_isolated` runs a
-function in a forked child whose address space and CPU time are limited, whose stdout and stderr go to
-a private temporary file, and which writes no core file. The parent gets the function's result, or one
-`BcsignalError` naming the tool that was running when the child crashed, ran out of time or memory.
+function in a new Python interpreter (never a fork of the caller, which may have threads) whose address
+space and CPU time are limited, whose stdout and stderr go to a private temporary file, which writes no
+core file and which dies with its caller: on Linux the kernel kills it (``PR_SET_PDEATHSIG``) when the
+calling thread ends, and everywhere a watchdog stops it when the pipe from its caller closes. The
+caller gets the function's result, or one `BcsignalError` naming the tool that was running when the
+child crashed, ran out of time or memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import faulthandler
+import ctypes
+import json
 import math
 import os
 import pickle
@@ -18,8 +22,10 @@ import resource
 import select
 import signal
 import struct
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +36,26 @@ from bcsignal.limits import memory_mib, timeout_seconds
 
 #: Most characters of captured native output quoted in an error message.
 NATIVE_EXCERPT = 300
-
+#: Seconds a child interpreter may take to start and import bcsignal (not part of BCSIGNAL_TIMEOUT).
+STARTUP_TIMEOUT = 120.0
+#: Seconds a child may sit blocked, using no CPU, before it counts as stuck (Linux): native code that
+#: hits the memory limit in a helper thread can wait forever for it.
+STALL_SECONDS = 5.0
+#: prctl(2) option that sends a signal to a process when the thread that started it ends (Linux).
+_PR_SET_PDEATHSIG = 1
 
 _HEADER = struct.Struct("!Q")
 #: In a child: the pipe to the parent; None in the parent.
 _channel: int | None = None
+
+#: What the child interpreter runs: no script folder or working directory on sys.path (-P), then the
+#: caller's sys.path, then `_child_main`.
+_BOOTSTRAP = (
+    "import json, sys\n"
+    "sys.path[:] = json.loads(sys.stdin.buffer.raw.readline())\n"
+    "from bcsignal.isolate import _child_main\n"
+    "_child_main(int(sys.argv[1]), int(sys.argv[2]))\n"
+)
 
 
 def in_child() -> bool:
@@ -67,7 +88,8 @@ def _virtual_size() -> int | None:
 
 def _limit_child(seconds: float, memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = math.ceil(seconds) + 1  # a backstop if the parent dies: a forked child starts at 0 s
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = math.ceil(used.ru_utime + used.ru_stime + seconds) + 1  # a backstop to the parent's clock
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard == resource.RLIM_INFINITY or cpu < hard:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
@@ -79,17 +101,46 @@ def _limit_child(seconds: float, memory: int) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def _child(func: Callable[[], Any], write: int, capture: BinaryIO, seconds: float, memory: int) -> None:
+def _die_with(parent: int) -> None:
+    """Make sure this child never outlives `parent`: kernel signal on Linux, a watchdog everywhere."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:  # EOF on stdin: the parent closed its end or died
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bcsignal-parent-watch", daemon=True).start()
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = os.read(fd, min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise EOFError("the parent closed the pipe")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _child_main(parent: int, write: int) -> None:  # pragma: no cover - runs in the child
+    """Entry point of the child interpreter: read the job from stdin, run it, report on `write`."""
     global _channel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     _channel = write
     try:
-        os.dup2(capture.fileno(), 1)
-        os.dup2(capture.fileno(), 2)
-        # the host's Python streams (a notebook's, pytest's) must not be written from the child either
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the child
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        faulthandler.disable()  # it may write to a copy of the host's stderr; a crash is reported anyway
+        (length,) = _HEADER.unpack(_read_exactly(0, _HEADER.size))
+        job = _read_exactly(0, length)
+        _die_with(parent)
+        seconds, memory, func = pickle.loads(job)
         _limit_child(seconds, memory)
+        _send(("ready",))
         result = func()
         _send(("ok", result))
     except BcsignalError as exc:
@@ -98,6 +149,8 @@ def _child(func: Callable[[], Any], write: int, capture: BinaryIO, seconds: floa
         _send(("memory",))
     except BaseException as exc:  # anything else is a bug or a native failure: report it, never re-raise
         _send(("exception", f"{type(exc).__name__}: {exc}"))
+    finally:
+        os._exit(0)
 
 
 def _excerpt(capture: BinaryIO) -> str:
@@ -114,6 +167,17 @@ def _excerpt(capture: BinaryIO) -> str:
     return last if len(last) <= NATIVE_EXCERPT else last[: NATIVE_EXCERPT - 1] + "…"
 
 
+def _start(write: int, capture: BinaryIO) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-P", "-c", _BOOTSTRAP, str(os.getpid()), str(write)],
+        stdin=subprocess.PIPE,
+        stdout=capture,
+        stderr=capture,
+        pass_fds=(write,),
+        close_fds=True,
+    )
+
+
 def run_isolated[T](
     func: Callable[[], T],
     *,
@@ -121,55 +185,93 @@ def run_isolated[T](
     timeout: float | None = None,
     memory: int | None = None,
 ) -> T:
-    """Run `func` in a forked child with time and memory limits and return its (picklable) result.
+    """Run `func` in a child interpreter with time and memory limits and return its (picklable) result.
 
-    A `BcsignalError` raised in the child is raised again in the parent; a crash, a timeout, running out
-    of memory or any other exception becomes one `BcsignalError` naming `origin` and the tool that was
-    running (see `stage`). Nothing the child prints reaches the parent's stdout or stderr.
+    `func` travels to the child by pickle, so it is a module-level function or a `functools.partial`
+    of one, with picklable arguments (no lambda, no closure). A `BcsignalError` raised in the
+    child is raised again in the parent; a crash, a timeout, running out of memory or any other
+    exception becomes one `BcsignalError` naming `origin` and the tool that was running (see `stage`).
+    Nothing the child prints reaches the parent's stdout or stderr, and the child never outlives the
+    parent: it is killed when this call returns or raises (Ctrl-C included) and when the parent dies.
     """
     seconds = timeout_seconds() if timeout is None else timeout
     limit = memory_mib() if memory is None else memory
-    if not hasattr(os, "fork"):
-        raise BcsignalError("isolated parsing needs os.fork (Linux or macOS)", file=origin)
+    try:
+        job = pickle.dumps((seconds, limit, func), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise BcsignalError(f"cannot send the work to a child process: {exc}", file=origin) from exc
+    path = [str(Path(p or os.curdir).absolute()) for p in sys.path]
     with tempfile.TemporaryFile(prefix="bcsignal-native-") as capture:
         read, write = os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            os.close(read)
-            try:
-                _child(func, write, capture, seconds, limit)
-            finally:
-                os._exit(0)
-        os.close(write)
         try:
-            messages, timed_out = _collect(read, seconds)
+            child = _start(write, capture)
+        except OSError as exc:
+            os.close(read)
+            raise BcsignalError(f"cannot start a child process: {exc.strerror}", file=origin) from exc
+        finally:
+            os.close(write)
+        try:
+            assert child.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                child.stdin.write(json.dumps(path).encode("utf-8") + b"\n")
+                child.stdin.write(_HEADER.pack(len(job)) + job)
+                child.stdin.flush()
+            messages, stop = _collect(read, seconds, child.pid)
         finally:
             os.close(read)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-        result: T = _outcome(messages, timed_out, status, capture, origin, seconds, limit)
+                child.kill()
+            with contextlib.suppress(OSError):
+                if child.stdin is not None:
+                    child.stdin.close()
+            status = child.wait()
+        result: T = _outcome(messages, stop, status, capture, origin, seconds, limit)
         return result
 
 
-def _collect(read: int, seconds: float) -> tuple[list[tuple[Any, ...]], bool]:
-    """Read framed messages from the child until it closes the pipe or the time is up."""
-    deadline = time.monotonic() + seconds
+def _cpu_if_blocked(pid: int) -> int | None:
+    """Return the CPU ticks of a child whose every thread is blocked, or None (running, or unknown)."""
+    total = 0
+    try:
+        tasks = [task.name for task in Path(f"/proc/{pid}/task").iterdir()]
+        for task in tasks:
+            fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] not in {"S", "D"}:
+                return None
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total if tasks else None
+
+
+def _collect(read: int, seconds: float, pid: int) -> tuple[list[tuple[Any, ...]], str | None]:
+    """Read framed messages until the child closes the pipe, or the time is up (counted once it is ready).
+
+    Returns the messages and None, "time" (the time ran out) or "stall" (the child sat blocked, using
+    no CPU, for STALL_SECONDS).
+    """
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    ready = False
     buffer = bytearray()
     messages: list[tuple[Any, ...]] = []
+    blocked: tuple[int, float] | None = None  # CPU ticks when first seen blocked, and when
     while True:
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
-            return messages, True
-        ready, _, _ = select.select([read], [], [], left)
-        if not ready:
-            return messages, True
+            return messages, "time"
+        readable, _, _ = select.select([read], [], [], min(left, 0.5))
+        if not readable:
+            ticks = _cpu_if_blocked(pid) if ready else None
+            if ticks is None or blocked is None or blocked[0] != ticks:
+                blocked = None if ticks is None else (ticks, time.monotonic())
+            elif time.monotonic() - blocked[1] >= STALL_SECONDS:
+                return messages, "stall"
+            continue
         chunk = os.read(read, 1 << 20)
         if not chunk:
-            return messages, False
+            return messages, None
+        blocked = None
         buffer += chunk
         while len(buffer) >= _HEADER.size:
             (length,) = _HEADER.unpack_from(buffer)
@@ -177,12 +279,16 @@ def _collect(read: int, seconds: float) -> tuple[list[tuple[Any, ...]], bool]:
                 break
             payload = bytes(buffer[_HEADER.size : _HEADER.size + length])
             del buffer[: _HEADER.size + length]
-            messages.append(pickle.loads(payload))
+            message = pickle.loads(payload)
+            if message[0] == "ready" and not ready:
+                ready = True
+                deadline = time.monotonic() + seconds
+            messages.append(message)
 
 
 def _outcome(
     messages: list[tuple[Any, ...]],
-    timed_out: bool,
+    stop: str | None,
     status: int,
     capture: BinaryIO,
     origin: str | Path,
@@ -191,7 +297,8 @@ def _outcome(
 ) -> Any:
     stages = [m for m in messages if m[0] == "stage"]
     tool, action = (stages[-1][1], stages[-1][2]) if stages else ("bcsignal", "working")
-    final = next((m for m in reversed(messages) if m[0] != "stage"), None)
+    started = any(m[0] == "ready" for m in messages)
+    final = next((m for m in reversed(messages) if m[0] not in {"stage", "ready"}), None)
     if final is not None and final[0] == "ok":
         return final[1]
     if final is not None and final[0] == "error":
@@ -207,21 +314,30 @@ def _outcome(
         )
     if final is not None and final[0] == "exception":
         raise BcsignalError(f"failed while {action}: {final[1]}", file=origin, tool=tool)
-    cpu_out = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU
-    if timed_out or cpu_out:
+    if stop == "stall":
+        raise BcsignalError(
+            f"stopped while {action}: the child sat blocked for {STALL_SECONDS:g} s using no CPU, which "
+            f"native code does when it hits the memory limit ({limit} MiB; set BCSIGNAL_MAX_MEMORY){said}",
+            file=origin,
+            tool=tool,
+        )
+    if stop == "time" and not started:
+        raise BcsignalError(
+            f"the child process did not start within {STARTUP_TIMEOUT:g} s{said}", file=origin, tool=tool
+        )
+    cpu_out = status == -signal.SIGXCPU
+    if stop == "time" or cpu_out:
         raise BcsignalError(
             f"gave no result within {seconds:g} s while {action}; stopped (set BCSIGNAL_TIMEOUT)",
             file=origin,
             tool=tool,
         )
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
+    if status < 0:
+        name = signal.Signals(-status).name
         raise BcsignalError(
             f"crashed with {name} while {action}; the input is malformed or beyond what {tool} "
             f"can handle within the limits (memory {limit} MiB; set BCSIGNAL_MAX_MEMORY){said}",
             file=origin,
             tool=tool,
         )
-    raise BcsignalError(
-        f"stopped with exit status {os.WEXITSTATUS(status)} while {action}{said}", file=origin, tool=tool
-    )
+    raise BcsignalError(f"stopped with exit status {status} while {action}{said}", file=origin, tool=tool)

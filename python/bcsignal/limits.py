@@ -15,6 +15,8 @@ DEFAULT_MAX_DEPTH = 100
 DEFAULT_TIMEOUT = 600.0
 #: Default address space a child may add to what it inherits (MiB); override with BCSIGNAL_MAX_MEMORY.
 DEFAULT_MEMORY_MIB = 4096
+#: Smallest memory limit accepted (MiB): below it a child cannot even run Python.
+MIN_MEMORY_MIB = 64
 #: Largest YAML document accepted (bytes): a claims file is a few kilobytes.
 MAX_YAML_BYTES = 1024 * 1024
 #: Deepest YAML nesting of mappings and sequences accepted.
@@ -65,5 +67,11 @@ def timeout_seconds() -> float:
 
 
 def memory_mib() -> int:
-    """Return the memory limit in force (BCSIGNAL_MAX_MEMORY, MiB, or the default)."""
-    return _env_int("BCSIGNAL_MAX_MEMORY", DEFAULT_MEMORY_MIB)
+    """Return the memory limit in force (BCSIGNAL_MAX_MEMORY, MiB, >= MIN_MEMORY_MIB; or the default)."""
+    value = _env_int("BCSIGNAL_MAX_MEMORY", DEFAULT_MEMORY_MIB)
+    if value < MIN_MEMORY_MIB:
+        raise BcsignalError(
+            f"environment variable BCSIGNAL_MAX_MEMORY={os.environ['BCSIGNAL_MAX_MEMORY']!r} is below the "
+            f"smallest memory limit, {MIN_MEMORY_MIB} MiB"
+        )
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from xml.parsers import expat
@@ -174,6 +175,56 @@ def read_screened(path: Path) -> str:
 _ANTIMONY_TOKENS = re.compile(r'"[^"\n]*"|//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z)', re.DOTALL)
 _IMPORT = re.compile(r'(?<![\w.])import\s*"([^"\n]*)"')
 _BRACKET = re.compile(r"[()\[\]{}]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+#: An Antimony comment, an import or a string, in the order the tokenizer above sees them.
+_COMMENT_IMPORT_STRING = re.compile(
+    r'(//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z))|((?<![\w.])import\s*)"([^"\n]*)"|"[^"\n]*"', re.DOTALL
+)
+
+
+def stage_antimony(text: str, imports: Mapping[str, str]) -> str:
+    """Return Antimony text as the native parser should see it: comments blanked, imports rewritten.
+
+    Each comment becomes as many line breaks as it spans (Antimony miscounts lines after a block
+    comment, and so names the wrong line), and each ``import "name"`` becomes ``import "path"`` with
+    the path `imports` gives for that name (an absolute path, so that Antimony never looks for the
+    file in the working directory). Strings are kept as they are.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return "\n" * match.group(1).count("\n")
+        if match.group(2) is not None:
+            return f'{match.group(2)}"{imports[match.group(3)]}"'
+        return match.group(0)
+
+    return _COMMENT_IMPORT_STRING.sub(replace, text)
+
+
+def local_reference(reference: str, line: int | None, importer: Path) -> Path:
+    """Return the local file a reference in `importer` names, or raise.
+
+    No URL, no absolute path, nothing outside the importer's folder, nothing missing.
+    """
+
+    def fail(cause: str) -> BcsignalError:
+        return BcsignalError(
+            f"referenced file {reference!r}: {cause}", file=importer, line=line, tool="screen"
+        )
+
+    if not reference:
+        raise fail("empty file name")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference):
+        raise fail("is a URL; bcsignal reads local files only and never fetches anything")
+    if Path(reference).is_absolute() or reference.startswith("~"):
+        raise fail("is an absolute path; name it relative to the model's folder")
+    folder = importer.parent.resolve()
+    target = (folder / reference).resolve()
+    if not target.is_relative_to(folder):
+        raise fail(f"is outside the model's folder {folder}")
+    if not target.is_file():
+        raise fail(f"not found (looked for {target})")
+    return target
 
 
 @dataclass(frozen=True)
@@ -210,8 +261,25 @@ def screen_antimony(
     pieces.append(text[last:])
     code = "".join(pieces)
     imports = tuple((m.group(1), code.count("\n", 0, m.start()) + 1) for m in _IMPORT.finditer(code))
+    bare = re.sub(r'"[^"\n]*"', '""', code)
+    if not bare.strip():
+        raise BcsignalError(
+            "the Antimony text is empty (nothing but white space and comments): there is no model to read",
+            file=origin,
+            tool="screen",
+        )
+    foreign = _NON_ASCII.search(bare)
+    if foreign is not None:
+        char = foreign.group(0)
+        raise BcsignalError(
+            f"character {char!r} (U+{ord(char):04X}) outside a string or comment: Antimony names and "
+            'numbers are ASCII (put other text in quotes, e.g. S is "β-catenin")',
+            file=origin,
+            line=bare.count("\n", 0, foreign.start()) + 1,
+            tool="screen",
+        )
     depth = 0
-    for match in _BRACKET.finditer(re.sub(r'"[^"\n]*"', '""', code)):
+    for match in _BRACKET.finditer(bare):
         depth += 1 if match.group(0) in "([{" else -1
         if depth > limit_depth:
             line = code.count("\n", 0, match.start()) + 1

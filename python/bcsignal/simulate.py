@@ -271,8 +271,10 @@ class Simulator:
         self._model.setGlobalParameterValues(self._index, values)
 
     def _restore_initial(self, knobs: Mapping[str, float]) -> None:
-        self.rr.reset()
+        # knobs first, then reset: libroadrunner evaluates initial assignments at reset() (and
+        # reset() keeps global parameters), so an initial value computed from a knob sees the knob
         self._apply(knobs)
+        self.rr.reset()
         self._model.setTime(0.0)
 
     def _state(self) -> State:

@@ -16,6 +16,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from typing import Literal
@@ -29,7 +30,7 @@ from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.isolate import run_isolated, stage
 from bcsignal.limits import MAX_REFERENCES
-from bcsignal.screen import decode, read_bounded, screen_antimony, screen_text
+from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, screen_text
 from bcsignal.simulate import Simulator, load_sbml_text
 from bcsignal.timecourse import Request, TimeCourse
 from bcsignal.timecourse import run as run_time_course
@@ -158,27 +159,15 @@ def _references(model: ModelInput) -> tuple[tuple[str, int], ...]:
 
 def _resolve(reference: str, line: int, model: ModelInput) -> Path:
     """Return the local file a reference names, or raise: no URL, no absolute path, nothing outside."""
-
-    def fail(cause: str) -> BcsignalError:
-        return BcsignalError(
-            f"referenced file {reference!r}: {cause}", file=model.origin, line=line, tool="screen"
-        )
-
     if model.path is None:
-        raise fail("a model given as text cannot reference files; pass the model file as a Path")
-    if not reference:
-        raise fail("empty file name")
-    if _URL.match(reference):
-        raise fail("is a URL; bcsignal reads local files only and never fetches anything")
-    if Path(reference).is_absolute() or reference.startswith("~"):
-        raise fail("is an absolute path; name it relative to the model's folder")
-    folder = model.path.parent.resolve()
-    target = (folder / reference).resolve()
-    if not target.is_relative_to(folder):
-        raise fail(f"is outside the model's folder {folder}")
-    if not target.is_file():
-        raise fail(f"not found (looked for {target})")
-    return target
+        raise BcsignalError(
+            f"referenced file {reference!r}: a model given as text cannot reference files; pass the model "
+            "file as a Path",
+            file=model.origin,
+            line=line,
+            tool="screen",
+        )
+    return local_reference(reference, line, model.path)
 
 
 # -- the work done in the child -------------------------------------------------------------------------
@@ -256,6 +245,19 @@ def _lines(report: Report, model: ModelInput, *, always: bool = False) -> Report
     return report
 
 
+def _work[T](
+    model: ModelInput,
+    strict: bool,
+    annotations: bool,
+    task: Callable[[roadrunner.RoadRunner], T] | None,
+) -> tuple[Report, str | None, T | None]:
+    """What the child does: parse and check the model, then run `task` on it if no check failed."""
+    report, flat, rr = _analyse(model, strict=strict, annotations=annotations)
+    if task is None or rr is None or not report.ok(strict):
+        return report, flat, None
+    return report, flat, task(rr)
+
+
 def _isolated[T](
     model: ModelInput,
     task: Callable[[roadrunner.RoadRunner], T] | None,
@@ -264,14 +266,7 @@ def _isolated[T](
     annotations: bool = False,
 ) -> tuple[Report, str | None, T | None]:
     screen(model)
-
-    def work() -> tuple[Report, str | None, T | None]:
-        report, flat, rr = _analyse(model, strict=strict, annotations=annotations)
-        if task is None or rr is None or not report.ok(strict):
-            return report, flat, None
-        return report, flat, task(rr)
-
-    return run_isolated(work, origin=model.origin)
+    return run_isolated(partial(_work, model, strict, annotations, task), origin=model.origin)
 
 
 def _tool(issue: Issue) -> str:
@@ -335,26 +330,28 @@ def load(model: ModelInput, *, strict: bool = False) -> roadrunner.RoadRunner:
 def simulate(model: ModelInput, request: Request, *, strict: bool = False) -> TimeCourse:
     """Simulate a user's model in a child process, after every check passed."""
     request = request.checked()
-
-    def task(rr: roadrunner.RoadRunner) -> TimeCourse:
-        stage("libroadrunner", "simulating the time course")
-        return run_time_course(rr, request, origin=model.origin)
-
+    task = partial(_simulate_task, request, model.origin)
     report, _, result = _isolated(model, task, strict=strict)
     _accept(report, strict)
     assert result is not None
     return result
 
 
+def _simulate_task(request: Request, origin: str, rr: roadrunner.RoadRunner) -> TimeCourse:
+    stage("libroadrunner", "simulating the time course")
+    return run_time_course(rr, request, origin=origin)
+
+
+def _check_task(claims: ClaimsFile, origin: str, rr: roadrunner.RoadRunner) -> list[ClaimResult]:
+    sim = Simulator(rr, name=origin)
+    check_model_ids(claims, sim)
+    stage("libroadrunner", "simulating the claims' experiments")
+    return run_claims(claims, sim)
+
+
 def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
     """Evaluate a claims file against a user's model in a child process, after every check passed."""
-
-    def task(rr: roadrunner.RoadRunner) -> list[ClaimResult]:
-        sim = Simulator(rr, name=model.origin)
-        check_model_ids(claims, sim)
-        stage("libroadrunner", "simulating the claims' experiments")
-        return run_claims(claims, sim)
-
+    task = partial(_check_task, claims, model.origin)
     report, _, results = _isolated(model, task, strict=strict)
     _accept(report, strict)
     assert results is not None

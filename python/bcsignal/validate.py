@@ -188,6 +188,8 @@ def sanity_issues(model: libsbml.Model, *, units_required: bool = True) -> list[
     def add(sbase: libsbml.SBase, message: str, severity: str = "error") -> None:
         issues.append(Issue(severity, "sanity", message, line=sbase.getLine() or None))
 
+    if not (model.getNumSpecies() or model.getNumReactions() or model.getNumRules() or model.getNumEvents()):
+        add(model, "the model is empty: no species, reactions, rules or events, so nothing changes over time")
     for c in model.getListOfCompartments():
         if c.isSetSize() and not (math.isfinite(c.getSize()) and c.getSize() > 0):
             add(c, f"compartment {c.getId()} has size {c.getSize()}; must be > 0")

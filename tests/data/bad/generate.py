@@ -81,6 +81,10 @@ def write(folder: Path) -> dict[str, Path]:
         else:
             path.write_text(content, encoding="utf-8")
         written[name] = path
+    link = folder / "claims_symlink.yaml"  # a claims path that is a symlink to a passwd-like file
+    link.unlink(missing_ok=True)
+    link.symlink_to(HERE / "claims_passwd.yaml")
+    written[link.name] = link
     return written
 
 
