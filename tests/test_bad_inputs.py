@@ -20,7 +20,7 @@ import pytest
 
 import bcsignal
 from bcsignal import cli
-from bcsignal.errors import BcsignalError
+from bcsignal.errors import MAX_MESSAGE, BcsignalError
 
 from .conftest import run_cli
 from .data.bad import generate
@@ -99,6 +99,12 @@ CORPUS: list[Case] = [
     model("empty_no_suffix", r"the Antimony text is empty", "screen"),
     model("comments_only.ant", r"the Antimony text is empty", "screen"),
     model("empty_model.xml", r"the model is empty: no species, reactions, rules or events", "bcsignal"),
+    model(
+        "unary_minus_5e4.ant",
+        r"unary_minus_5e4\.ant:5: \[antimony\] syntax error",
+        "antimony",
+        generated=True,
+    ),
     model("non_ascii_name.ant", r"non_ascii_name\.ant:5: \[screen\] character 'β' \(U\+03B2\)", "screen"),
     model(
         "undefined_symbol.ant", r"never declared in typo \(Antimony would invent them\): k_typo", "antimony"
@@ -112,6 +118,11 @@ CORPUS: list[Case] = [
     model("zero_compartment.ant", r"compartment cell has size 0", "bcsignal"),
     # -- simulation requests ---------------------------------------------------------------------------
     request("blowup.ant", r"CVODE Error: CV_CONV_FAILURE", "libroadrunner", model=BAD / "blowup.ant"),
+    request(
+        "species_named_time.xml",
+        r"a species or variable named 'time', which would clash with the time column",
+        model=BAD / "species_named_time.xml",
+    ),
     request("huge_output_request", r"--points must be between 2 and 1000000", points=10**9),
     request("infinite_end_time", r"--until \(end time\) must be finite", until=float("inf")),
     request("negative_end_time", r"--until must be > 0", until=-5),
@@ -166,7 +177,8 @@ IDS = [c.name for c in CORPUS]
 def test_corpus_is_large_and_covers_every_committed_file() -> None:
     assert len(CORPUS) >= 30 and len(set(IDS)) == len(IDS)
     committed = {p.name for p in BAD.iterdir() if p.is_file() and p.suffix in {".xml", ".ant", ".yaml", ""}}
-    named = {c.name for c in CORPUS if not c.generated and c.kind != "request"} | {"blowup.ant"}
+    named = {c.name for c in CORPUS if not c.generated and c.kind != "request"}
+    named |= {"blowup.ant", "species_named_time.xml"}
     named |= RESULT_FILES
     assert committed == named
 
@@ -249,6 +261,7 @@ def test_api_raises_one_clean_error(
     if case.kind != "request":
         assert error.file is not None and Path(error.file).name == path.name, message
     assert SECRET_MARK not in message
+    assert len(message) <= MAX_MESSAGE, len(message)
     printed = capfd.readouterr()
     assert printed.out == "" and printed.err == "", "native text leaked from the Python API"
     assert _snapshot(out) == before
@@ -284,7 +297,8 @@ def test_console_script_fails_cleanly(name: str, generated: dict[str, Path], tmp
     out = _output_folder(tmp_path)
     before = _snapshot(out)
     args = [BCSIGNAL, *_cli(case, _path(case, generated))]
-    done = subprocess.run(args, cwd=out, capture_output=True, text=True, timeout=LIMIT)
+    # two interpreters start here (the script, then the isolated child): a hang guard, not a timing
+    done = subprocess.run(args, cwd=out, capture_output=True, text=True, timeout=3 * LIMIT)
     _check_cli_failure(case, done.returncode, done.stdout, done.stderr)
     assert _snapshot(out) == before
 

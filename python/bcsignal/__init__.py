@@ -8,9 +8,9 @@ from pathlib import Path
 import roadrunner
 
 from bcsignal import paths, usermodel
-from bcsignal.claims import ClaimResult, ClaimsFile, check_model, check_model_ids, load_claims, run_claims
+from bcsignal.claims import ClaimResult, ClaimsFile, check_model, load_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.simulate import cached_simulator, load_sbml_file, new_simulator
+from bcsignal.simulate import cached_simulator, load_sbml_file
 from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
 from bcsignal.timecourse import run as run_time_course
 from bcsignal.usermodel import ModelInput
@@ -104,10 +104,8 @@ def check(
         text = path.read_text(encoding="utf-8")
         if claims is None:  # compiled once per process; a composite runs its papers' claims too
             return check_model(target, cached_simulator(text, name=target, origin=path))
-        parsed = _claims(claims)
-        sim = new_simulator(text, name=target, origin=path)
-        check_model_ids(parsed, sim)
-        return run_claims(parsed, sim, model=target)
+        # a user's claims file runs in a child, under the same limits as a user's model
+        return usermodel.check_shipped(target, _claims(claims))
     if claims is None:
         raise BcsignalError("a user's model needs a claims file", file=target.origin)
     return usermodel.check(target, _claims(claims), strict=strict)

@@ -320,4 +320,6 @@ def check(folder: Path | None = None) -> list[str]:
             problems.append(f"extra: {folder / name} (no source builds it)")
         elif fresh[name] != shipped[name]:
             problems.append(f"stale: {folder / name}")
+    if folder.is_dir():  # debris of an interrupted write (the next `bcsignal build` removes it)
+        problems += [f"extra: {p} (a temporary file)" for p in sorted(folder.glob(".*.tmp"))]
     return problems

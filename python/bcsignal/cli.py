@@ -441,6 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BcsignalError as exc:
             code = EXIT_ERROR
             print(f"bcsignal: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (an isolated child is stopped too)
+            code = EXIT_INTERRUPTED
+            print("bcsignal: interrupted", file=sys.stderr)
     for warning in caught:
         if issubclass(warning.category, BcsignalWarning):
             print(f"bcsignal: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)

@@ -17,6 +17,20 @@ def excerpt(value: object, limit: int = MAX_QUOTE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Most characters of a native tool's message bcsignal passes on.
+MAX_NATIVE_MESSAGE = 500
+#: A C++ source location or frame in a native message: "; In /src/x.cpp(12)", "x.cpp:12".
+_CPP_LOCATION = re.compile(
+    r";?\s*\bIn\s+\S+\.(?:cpp|cc|h|hpp)\b\S*|\s*\(?\S+\.(?:cpp|cc|hpp)(?::\d+|\(\d+\))\)?"
+)
+
+
+def native_message(message: str) -> str:
+    """Return a native tool's message on one line, without C++ source locations, cut to 500 characters."""
+    text = _CPP_LOCATION.sub("", " ".join(message.split())).strip()
+    return _cut(text, MAX_NATIVE_MESSAGE)
+
+
 _YAML11_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE]\d+")
 
 

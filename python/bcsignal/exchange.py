@@ -27,12 +27,13 @@ import re
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import reduce
+from functools import partial, reduce
 from html import escape
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import libsbml
@@ -51,9 +52,17 @@ from bcsignal.claims import (
     title_of,
 )
 from bcsignal.copasi import CopasiModel
-from bcsignal.errors import BcsignalError
+from bcsignal.errors import BcsignalError, excerpt
 from bcsignal.files import atomic_write_bytes
-from bcsignal.screen import read_screened, screen_text
+from bcsignal.isolate import run_isolated, stage
+from bcsignal.limits import (
+    MAX_ARCHIVE_BYTES,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_COMPRESSION_RATIO,
+    RATIO_FLOOR,
+    max_bytes,
+)
+from bcsignal.screen import decode, read_screened, screen_text
 from bcsignal.simulate import (
     ABSOLUTE_TOLERANCE,
     MAXIMUM_NUM_STEPS,
@@ -572,17 +581,92 @@ def export(model_ids: Sequence[str], folder: Path | None = None) -> list[Path]:
     return written
 
 
+def checked_members(zf: zipfile.ZipFile, origin: str | Path) -> list[zipfile.ZipInfo]:
+    """Return an archive's members after checking them before anything is inflated or extracted.
+
+    Refused: more than MAX_ARCHIVE_MEMBERS members, a member that would inflate beyond the model size
+    limit (BCSIGNAL_MAX_BYTES), members that would inflate beyond MAX_ARCHIVE_BYTES together, and a
+    member over 64 KiB compressed more than MAX_COMPRESSION_RATIO to 1 (a zip bomb). The sizes are
+    the ones the archive declares; Python's zipfile never inflates a member beyond its declared size.
+    """
+    infos = zf.infolist()
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise BcsignalError(
+            f"the archive has {len(infos)} members, over the limit of {MAX_ARCHIVE_MEMBERS}",
+            file=origin,
+            tool="screen",
+        )
+    per_member = max_bytes()
+    total = 0
+    for info in infos:
+        name = excerpt(info.filename)
+        if info.file_size > per_member:
+            raise BcsignalError(
+                f"member {name} would inflate to {info.file_size} bytes, over the limit of {per_member} "
+                "(set BCSIGNAL_MAX_BYTES to change it)",
+                file=origin,
+                tool="screen",
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > MAX_COMPRESSION_RATIO:
+            raise BcsignalError(
+                f"member {name} is compressed {ratio:.0f} to 1, over the limit of {MAX_COMPRESSION_RATIO} "
+                "to 1 (a zip bomb?)",
+                file=origin,
+                tool="screen",
+            )
+        total += info.file_size
+    if total > MAX_ARCHIVE_BYTES:
+        raise BcsignalError(
+            f"the archive's members would inflate to {total} bytes, over the limit of {MAX_ARCHIVE_BYTES}",
+            file=origin,
+            tool="screen",
+        )
+    return infos
+
+
 def read_member(archive: Path | bytes, suffix: str) -> tuple[str, bytes]:
-    """Return the name and content of the one archive member whose name ends with `suffix`."""
+    """Return the name and content of the one archive member whose name ends with `suffix`.
+
+    The archive's members are checked (`checked_members`) before any is inflated.
+    """
     origin = "<archive>" if isinstance(archive, bytes) else archive
     try:
         with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as zf:
+            checked_members(zf, origin)
             names = [n for n in zf.namelist() if n.endswith(suffix)]
             if len(names) != 1:
                 raise BcsignalError(f"expected one *{suffix} member, found {len(names)}", file=origin)
             return names[0], zf.read(names[0])
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
         raise BcsignalError(f"cannot read the archive: {exc}", file=origin) from exc
+
+
+def _sedml_text(archive: Path) -> str:
+    """Return an archive's SED-ML, checked: members within the limits, UTF-8, screened XML."""
+    _, data = read_member(archive, ".sedml")
+    text = decode(data, archive)
+    screen_text(text, archive)
+    return text
+
+
+def _check_sources(doc: Any, archive: Path, members: Sequence[str]) -> None:
+    """Refuse a SED-ML model whose source is not a member of the archive (a URL, an absolute path...)."""
+    names = {str(PurePosixPath(m)) for m in members}
+    for model in doc.getListOfModels():
+        source = model.getSource()
+        relative = source[2:] if source.startswith("./") else source
+        if (
+            re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", source)
+            or PurePosixPath(source).is_absolute()
+            or ".." in PurePosixPath(relative).parts
+            or str(PurePosixPath(relative)) not in names
+        ):
+            raise BcsignalError(
+                f"model {excerpt(model.getId())}: source {excerpt(source)} is not a member of the archive",
+                file=archive,
+                tool="screen",
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -608,24 +692,39 @@ def _generator_map(doc: Any) -> dict[str, tuple[str, str]]:
     return out
 
 
-def run_with_tellurium(archive: Path) -> ArchiveResults:
-    """Execute an archive with tellurium.executeCombineArchive; return every data generator's values."""
+def _tellurium_data(archive: str) -> dict[str, np.ndarray]:
+    """In a child: run an archive with tellurium and return every data generator's values."""
     import tellurium  # large; imported only here
 
+    stage("tellurium", "running the archive")
     with tempfile.TemporaryDirectory(prefix="bcsignal-tellurium-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tellurium's generated code uses deprecated numpy calls
         try:
-            results = tellurium.executeCombineArchive(str(archive), workingDir=tmp, createOutputs=False)
+            results = tellurium.executeCombineArchive(archive, workingDir=tmp, createOutputs=False)
         except Exception as exc:
             raise BcsignalError(f"execution failed: {exc}", file=archive, tool="tellurium") from exc
     if len(results) != 1:
         raise BcsignalError(f"expected one SED-ML file, tellurium ran {len(results)}", file=archive)
     (result,) = results.values()
-    _, sedml = read_member(archive, ".sedml")
-    doc = libsedml.readSedMLFromString(sedml.decode("utf-8"))
+    return {k: np.asarray(v, dtype=float).ravel() for k, v in result["dataGenerators"].items()}
+
+
+def run_with_tellurium(archive: Path) -> ArchiveResults:
+    """Execute an archive with tellurium.executeCombineArchive; return every data generator's values.
+
+    The archive is checked first (member limits, SED-ML screened, every model source a member), and
+    tellurium runs in an isolated child process with bcsignal's time and memory limits.
+    """
+    sedml = _sedml_text(archive)
+    doc = libsedml.readSedMLFromString(sedml)
+    with zipfile.ZipFile(archive) as zf:
+        _check_sources(doc, archive, zf.namelist())
+    data = run_isolated(partial(_tellurium_data, str(archive)), origin=archive)
     out: ArchiveResults = {}
     for dg_id, (task, target) in _generator_map(doc).items():
-        out.setdefault(task, {})[target] = np.asarray(result["dataGenerators"][dg_id], dtype=float).ravel()
+        if dg_id not in data:
+            raise BcsignalError(f"tellurium gave no values of data generator {dg_id}", file=archive)
+        out.setdefault(task, {})[target] = data[dg_id]
     return out
 
 
@@ -675,11 +774,16 @@ def run_with_copasi(archive: Path) -> ArchiveResults:
     ranges and set-values, and each block's time course, continuing from the
     block before. Anything outside that subset is refused, never guessed.
     """
-    _, sedml = read_member(archive, ".sedml")  # first, so that a broken archive is our error
-    screen_text(sedml.decode("utf-8", errors="replace"), archive)
-    with tempfile.TemporaryDirectory(prefix="bcsignal-copasi-") as tmp, zipfile.ZipFile(archive) as zf:
-        zf.extractall(tmp)
-        doc = libsedml.readSedMLFromString(sedml.decode("utf-8"))
+    sedml = _sedml_text(archive)  # first, so that a broken archive is our error
+    with tempfile.TemporaryDirectory(prefix="bcsignal-copasi-") as tmp:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                checked_members(zf, archive)  # before anything is written
+                zf.extractall(tmp)
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise BcsignalError(f"cannot extract the archive: {cause}", file=archive) from exc
+        doc = libsedml.readSedMLFromString(sedml)
         generators = _generator_map(doc)
         variables: dict[str, dict[str, np.ndarray]] = {}
         for repeated in doc.getListOfTasks():

@@ -11,6 +11,9 @@ from bcsignal.errors import BcsignalError
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 #: Default deepest XML element or Antimony bracket nesting accepted; override with BCSIGNAL_MAX_DEPTH.
 DEFAULT_MAX_DEPTH = 100
+#: Default most model components (SBML: elements inside a listOf; Antimony: statements) accepted before
+#: any native parser runs; override with BCSIGNAL_MAX_ELEMENTS.
+DEFAULT_MAX_ELEMENTS = 20_000
 #: Default wall-clock limit of one isolated step (seconds); override with BCSIGNAL_TIMEOUT.
 DEFAULT_TIMEOUT = 600.0
 #: Default address space a child may add to what it inherits (MiB); override with BCSIGNAL_MAX_MEMORY.
@@ -25,6 +28,18 @@ MAX_YAML_DEPTH = 32
 MAX_YAML_NODES = 100_000
 #: Most files one model may pull in through comp external definitions and Antimony imports.
 MAX_REFERENCES = 64
+#: Most members a COMBINE/OMEX archive may have.
+MAX_ARCHIVE_MEMBERS = 256
+#: Most bytes all members of an archive may inflate to together (each one: the model size limit).
+MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
+#: Highest compression ratio accepted of an archive member larger than RATIO_FLOOR bytes.
+MAX_COMPRESSION_RATIO = 100
+#: Members up to this size (bytes) may have any compression ratio.
+RATIO_FLOOR = 64 * 1024
+#: Most samples one robustness run may ask for.
+MAX_SAMPLES = 10_000_000
+#: Largest standard deviation of a log-parameter in a robustness run.
+MAX_SIGMA = 5.0
 #: Most output points a simulation request may ask for.
 MAX_POINTS = 1_000_000
 #: Most values (points times columns) one time course may hold: 400 MB as float64.
@@ -59,6 +74,11 @@ def max_bytes() -> int:
 def max_depth() -> int:
     """Return the nesting limit in force (environment variable BCSIGNAL_MAX_DEPTH, or the default)."""
     return _env_int("BCSIGNAL_MAX_DEPTH", DEFAULT_MAX_DEPTH)
+
+
+def max_elements() -> int:
+    """Return the component limit in force (BCSIGNAL_MAX_ELEMENTS, or the default)."""
+    return _env_int("BCSIGNAL_MAX_ELEMENTS", DEFAULT_MAX_ELEMENTS)
 
 
 def timeout_seconds() -> float:

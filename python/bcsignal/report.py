@@ -31,7 +31,7 @@ from bcsignal.claims import (
 )
 from bcsignal.crosscheck import ModelCheck, check_model
 from bcsignal.errors import BcsignalError
-from bcsignal.files import atomic_write_bytes, atomic_write_text
+from bcsignal.files import atomic_write_bytes, atomic_write_text, staged_folder
 from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
 from bcsignal.validate import Report, interface_vocabulary, read_document, validate_model
@@ -655,4 +655,6 @@ def build_report(
 
     folder = folder or report_dir()
     sections = [collect(mid, with_crosscheck=with_crosscheck) for mid in model_ids]
-    return render(sections, folder, omex_folder=omex_dir())
+    with staged_folder(folder) as staging:  # an interrupted run leaves the previous complete report
+        index = render(sections, staging, omex_folder=omex_dir())
+    return folder / index.relative_to(staging)

@@ -27,6 +27,7 @@ from bcsignal import __version__, paths
 from bcsignal.claims import ClaimsFile, check_suites, json_number, load_claims, parse_claims, suites
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_open, atomic_write_text
+from bcsignal.limits import MAX_SAMPLES, MAX_SIGMA
 from bcsignal.simulate import Simulator, cached_simulator
 from bcsignal.validate import read_document
 
@@ -173,6 +174,11 @@ def make_study(
     """
     if not sigma > 0 or not math.isfinite(sigma):
         raise BcsignalError(f"sigma must be a positive number, got {sigma}")
+    if sigma > MAX_SIGMA:
+        raise BcsignalError(
+            f"sigma must be at most {MAX_SIGMA:g} (a factor e^{MAX_SIGMA:g} per standard deviation), "
+            f"got {sigma:g}"
+        )
     if seed < 0:
         raise BcsignalError(f"the seed must be a non-negative integer, got {seed}")
     knobs = {k for f in files for k in f.knobs}
@@ -683,8 +689,10 @@ def run(
     local worker processes run on a LocalCluster bound to 127.0.0.1, and 0 workers (the default for
     at most IN_PROCESS_MAX_SAMPLES samples) evaluates in this process.
     """
-    if samples < 1:
-        raise BcsignalError(f"the number of samples must be at least 1, got {samples}")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise BcsignalError(
+            f"the number of samples must be at least 1 and at most {MAX_SAMPLES}, got {samples}"
+        )
     if workers is not None and workers < 0:
         raise BcsignalError(f"the number of workers cannot be negative, got {workers}")
     if scheduler is not None and workers is not None:

@@ -11,7 +11,14 @@ from xml.parsers import expat
 import yaml
 
 from bcsignal.errors import BcsignalError
-from bcsignal.limits import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, max_bytes, max_depth
+from bcsignal.limits import (
+    MAX_YAML_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    max_bytes,
+    max_depth,
+    max_elements,
+)
 
 #: The safe YAML loader, in C (LibYAML) when PyYAML has it: same documents, several times faster.
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -73,20 +80,32 @@ def screen_xml(
     limit_depth = max_depth() if limit_depth is None else limit_depth
     if len(data) > limit_bytes:
         raise _too_large(len(data), limit_bytes, origin)
+    limit_components = max_elements()
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     depth = 0
+    components = 0
     root: list[str] = []
+    stack: list[bool] = []  # per open element: is it a listOf... element
     references: list[tuple[str, int]] = []
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal depth
+        nonlocal depth, components
         depth += 1
         if depth > limit_depth:
             raise _AbortError(
                 f"elements nest deeper than {limit_depth} levels (set BCSIGNAL_MAX_DEPTH to change it)",
                 parser.CurrentLineNumber,
             )
+        if stack and stack[-1]:
+            components += 1
+            if components > limit_components:
+                raise _AbortError(
+                    f"the model has more than {limit_components} components (elements in listOf... lists; "
+                    "set BCSIGNAL_MAX_ELEMENTS to change it)",
+                    parser.CurrentLineNumber,
+                )
+        stack.append(_local(name).startswith("listOf"))
         if not root:
             root.append(_local(name))
         if _local(name) == "externalModelDefinition":
@@ -96,6 +115,7 @@ def screen_xml(
     def end(_name: str) -> None:
         nonlocal depth
         depth -= 1
+        stack.pop()
 
     def doctype(*_args: object) -> None:
         raise _AbortError(
@@ -176,6 +196,7 @@ _ANTIMONY_TOKENS = re.compile(r'"[^"\n]*"|//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z)', re
 _IMPORT = re.compile(r'(?<![\w.])import\s*"([^"\n]*)"')
 _BRACKET = re.compile(r"[()\[\]{}]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_SEPARATOR = re.compile(r"[;\n]")
 #: An Antimony comment, an import or a string, in the order the tokenizer above sees them.
 _COMMENT_IMPORT_STRING = re.compile(
     r'(//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z))|((?<![\w.])import\s*)"([^"\n]*)"|"[^"\n]*"', re.DOTALL
@@ -278,6 +299,22 @@ def screen_antimony(
             line=bare.count("\n", 0, foreign.start()) + 1,
             tool="screen",
         )
+    limit_components = max_elements()
+    statements = 0
+    begin = 0
+    for separator in [*_SEPARATOR.finditer(bare), None]:
+        end = separator.start() if separator is not None else len(bare)
+        if bare[begin:end].strip():
+            statements += 1
+            if statements > limit_components:
+                raise BcsignalError(
+                    f"the model has more than {limit_components} statements (set BCSIGNAL_MAX_ELEMENTS to "
+                    "change it)",
+                    file=origin,
+                    line=bare.count("\n", 0, begin) + 1,
+                    tool="screen",
+                )
+        begin = end + 1
     depth = 0
     for match in _BRACKET.finditer(bare):
         depth += 1 if match.group(0) in "([{" else -1

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 import roadrunner
 
-from bcsignal.errors import BcsignalError
+from bcsignal.errors import BcsignalError, native_message
 from bcsignal.screen import read_screened, screen_text
 
 #: CVODE relative tolerance used for every claim simulation.
@@ -84,7 +84,7 @@ def load_sbml_text(sbml: str, *, origin: str | Path = "<string>") -> roadrunner.
         rr = roadrunner.RoadRunner(sbml)
     except Exception as exc:  # libroadrunner raises bare RuntimeErrors
         raise BcsignalError(
-            str(exc) or "could not load the model", file=origin, tool="libroadrunner"
+            native_message(str(exc)) or "could not load the model", file=origin, tool="libroadrunner"
         ) from exc
     return configure(rr)
 

@@ -145,6 +145,12 @@ def run(rr: roadrunner.RoadRunner, request: Request, *, origin: str = "<model>")
     configure(rr)
     _apply(rr, request.values, origin)
     chosen = selections(rr)
+    if "time" in [c.strip("[]") for c in chosen[1:]]:
+        raise BcsignalError(
+            "the model has a species or variable named 'time', which would clash with the time column "
+            "of the output; rename it",
+            file=origin,
+        )
     if request.points * len(chosen) > MAX_VALUES:
         raise BcsignalError(
             f"{request.points} points x {len(chosen)} columns is over the limit of {MAX_VALUES} values; "

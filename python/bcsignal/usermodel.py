@@ -358,6 +358,20 @@ def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> lis
     return results
 
 
+def _shipped_task(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
+    stage("libroadrunner", "compiling the model")
+    path = paths.sbml_path(model_id)
+    sim = Simulator(load_sbml_text(path.read_text(encoding="utf-8"), origin=path), name=model_id)
+    check_model_ids(claims, sim)
+    stage("libroadrunner", "simulating the claims' experiments")
+    return run_claims(claims, sim, model=model_id)
+
+
+def check_shipped(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
+    """Evaluate a user's claims file against a shipped model in a child process, within the limits."""
+    return run_isolated(partial(_shipped_task, model_id, claims), origin=claims.path)
+
+
 def resolve(model: object) -> str | ModelInput:
     """Return a shipped model id or a user's model from what a caller passed: str id, Path or ModelInput.
 

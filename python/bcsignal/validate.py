@@ -17,7 +17,7 @@ import yaml
 from bcsignal import compose, paths
 from bcsignal.annotate import Provenance, read_provenance
 from bcsignal.claims import ClaimsFile, load_claims
-from bcsignal.errors import BcsignalError
+from bcsignal.errors import BcsignalError, native_message
 from bcsignal.screen import read_screened, screen_text
 from bcsignal.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
 
@@ -50,8 +50,11 @@ _COMP_BOILERPLATE = (
 
 
 def clean_message(message: str) -> str:
-    """Return a native tool's message on one line, without libsbml's comp boilerplate."""
-    return " ".join(message.replace(_COMP_BOILERPLATE, " ").split())
+    """Return a native tool's message on one line, without comp boilerplate or C++ source locations.
+
+    A message longer than MAX_NATIVE_MESSAGE characters (a formula of 50 000 signs, say) is cut.
+    """
+    return native_message(message.replace(_COMP_BOILERPLATE, " "))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,38 @@ def deep_parentheses(levels: int) -> str:
     )
 
 
+def unary_minus(count: int) -> str:
+    """Return an Antimony model whose rate constant carries `count` unary minus signs."""
+    return (
+        f"// bad input: {count} unary minus signs\n"
+        "model signs()\n  compartment cell = 1\n  species S in cell = 10\n"
+        f"  k = {'-' * count}0.1\n  J: S -> ; k*S*cell\nend\n"
+    )
+
+
+def many_species_sbml(count: int) -> str:
+    """Return decay.xml with `count` extra species and no extra reaction (a 50k-species model is 7 MB)."""
+    base = DECAY.read_text(encoding="utf-8")
+    base = base.replace(
+        base[base.index("<!--") : base.index("-->") + 3], f"<!-- bad input: {count} species -->"
+    )
+    extra = "".join(
+        f'      <species id="X{i}" compartment="cell" initialConcentration="1" substanceUnits="mole" '
+        'hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>\n'
+        for i in range(count)
+    )
+    return base.replace("    </listOfSpecies>", extra + "    </listOfSpecies>")
+
+
+def many_species_antimony(count: int) -> str:
+    """Return an Antimony model with `count` species and one reaction."""
+    species = "".join(f"  species X{i} in cell = 1\n" for i in range(count))
+    return (
+        f"// bad input: {count} species\nmodel many()\n  compartment cell = 1\n{species}"
+        "  k = 0.1\n  J: X0 -> ; k*X0*cell\nend\n"
+    )
+
+
 def deep_yaml(levels: int) -> str:
     """Return a claims file whose model field is a list nested `levels` deep."""
     return f"# bad input: YAML nested {levels} levels deep\nformat: 1\nmodel: {'[' * levels}{']' * levels}\n"
@@ -71,6 +103,9 @@ def write(folder: Path) -> dict[str, Path]:
         '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">\n'
         '  <model id="xxe" name="&secret;"/>\n</sbml>\n'
     )
+    files["unary_minus_5e4.ant"] = unary_minus(5 * 10**4)
+    files["species_5e4.xml"] = many_species_sbml(5 * 10**4)
+    files["species_5e4.ant"] = many_species_antimony(5 * 10**4)
     files["claims_deep.yaml"] = deep_yaml(10**4)
     files["claims_huge.yaml"] = huge_yaml(2 * 1024 * 1024)
     written = {}
