@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
+import subprocess
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from bcsignal import build, cli, paths
+from bcsignal import build, paths
 from bcsignal.build import antimony_to_sbml, write_sbml_string
 from bcsignal.claims import ClaimResult, check_model
 from bcsignal.simulate import Simulator, new_simulator
@@ -55,41 +51,27 @@ def tiny(tiny_sbml: str) -> Simulator:
     return new_simulator(tiny_sbml, name="tiny")
 
 
+#: What a fresh interpreter runs for `run_cli`: the command line's entry point.
+_CLI = "import sys; from bcsignal import cli; sys.exit(cli.main(sys.argv[1:]))"
+#: Seconds allowed for interpreter start-up on top of a run's own time limit.
+STARTUP_ALLOWANCE = 20.0
+
+
 def run_cli(args: Sequence[str], *, cwd: Path, timeout: float) -> tuple[int, str, str]:
-    """Run `bcsignal ARGS` as `cli.main` in a forked process; return (status, stdout, stderr).
+    """Run `bcsignal ARGS` (`cli.main`) in a fresh interpreter; return (status, stdout, stderr).
 
     The status is negative (minus the signal) if the process crashed. A run longer than `timeout`
-    seconds is killed and fails the test. Forking skips the interpreter start-up of the console
-    script, which is tested on its own.
+    seconds (plus STARTUP_ALLOWANCE for the interpreter start-up: a hang guard, not a timing) is
+    killed and fails the test. A fresh interpreter, not a fork: pytest's process has threads (LLVM's,
+    once a model compiled in it), and forking it is unsafe.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            code = 99
-            try:
-                os.chdir(cwd)
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-                sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - pytest swapped it
-                sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-                code = cli.main(list(args))
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        deadline = time.monotonic() + timeout
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail(f"bcsignal {' '.join(args)} ran longer than {timeout} s")
-            time.sleep(0.01)
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        out.seek(0)
-        err.seek(0)
-        return code, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CLI, *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=timeout + STARTUP_ALLOWANCE,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"bcsignal {' '.join(args)} ran longer than {timeout} s")
+    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
