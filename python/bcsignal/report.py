@@ -31,6 +31,7 @@ from bcsignal.claims import (
 )
 from bcsignal.crosscheck import ModelCheck, check_model
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes, atomic_write_text
 from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
@@ -255,8 +256,7 @@ def _unit(readout: str) -> str:
 
 def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
     """Return an SVG plot of each readout of a claim over time in each of its experiments."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the report's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -302,8 +302,7 @@ def robustness_summary_path(model_id: str) -> Path:
 
 def robustness_plot(summary: Mapping[str, Any]) -> bytes:
     """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the report's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
