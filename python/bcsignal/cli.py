@@ -12,7 +12,7 @@ from typing import Any
 
 import bcsignal
 from bcsignal import build, certify, compose, paths, robustness, usermodel
-from bcsignal.claims import ClaimResult
+from bcsignal.claims import ClaimResult, load_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.files import atomic_write_text
 from bcsignal.limits import MAX_POINTS
@@ -178,7 +178,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     everything: list[ClaimResult] = []
     if args.model is not None or args.claims is not None:
         everything = _user_check(args)
-        print_results(everything)
+        given = load_claims(Path(args.claims)) if args.claims is not None else None
+        print_results(everything, [certify.format_notice(given)] if given and given.format == 1 else [])
     else:
         for mid in _models(args.models):
             checked = certify.check_and_certify(mid)
