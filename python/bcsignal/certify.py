@@ -159,10 +159,16 @@ class NotApplicableError(Exception):
     """A cut that cannot be applied to this model (the cause is the message)."""
 
 
+def _is_name(node: libsbml.ASTNode, name: str) -> bool:
+    # isName(), not getType(): another SWIG module in the process (libsedml) can make getType() return
+    # an opaque pointer instead of the enum's value
+    return bool(node.isName()) and node.getName() == name
+
+
 def _occurs(node: libsbml.ASTNode | None, name: str) -> bool:
     if node is None:
         return False
-    if node.getType() == libsbml.AST_NAME and node.getName() == name:
+    if _is_name(node, name):
         return True
     return any(_occurs(node.getChild(i), name) for i in range(node.getNumChildren()))
 
@@ -286,9 +292,8 @@ def switchboard(sbml: str, cuts: Sequence[Cut], *, origin: str | Path = "<string
         on = parameter(f"{PREFIX}{n}_on", 0.0)
         if cut.kind == "delete":
             law = ids.reactions[cut.target].getKineticLaw()
-            product = libsbml.ASTNode(libsbml.AST_TIMES)
-            product.addChild(law.getMath().deepCopy())
-            product.addChild(libsbml.parseL3Formula(f"{one} - {on}"))
+            product = libsbml.parseL3Formula(f"{PREFIX}_rate * ({one} - {on})")
+            product.replaceIDWithFunction(f"{PREFIX}_rate", law.getMath())
             _check(law.setMath(product), f"delete reaction {cut.target}")
             switches[key] = (on, None)
             continue
@@ -297,7 +302,7 @@ def switchboard(sbml: str, cuts: Sequence[Cut], *, origin: str | Path = "<string
         for where in [cut.inside] if cut.inside else ids.sites(cut.target):
             math = ids.math(where)
             assert math is not None  # checked by ModelIds.problem
-            if math.getType() == libsbml.AST_NAME and math.getName() == cut.target:
+            if _is_name(math, cut.target):
                 edited = replacement.deepCopy()
             else:
                 edited = math.deepCopy()
