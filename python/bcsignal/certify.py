@@ -18,6 +18,7 @@ With every switch at 0 the copy computes exactly the shipped model's rates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,12 +166,15 @@ def _is_name(node: libsbml.ASTNode, name: str) -> bool:
     return bool(node.isName()) and node.getName() == name
 
 
-def _occurs(node: libsbml.ASTNode | None, name: str) -> bool:
+#: An identifier in an SBML L3 infix formula (not the exponent letter of a number: \b).
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(node: libsbml.ASTNode | None) -> frozenset[str]:
+    """Return the identifiers a math expression reads (and its function names, which never clash)."""
     if node is None:
-        return False
-    if _is_name(node, name):
-        return True
-    return any(_occurs(node.getChild(i), name) for i in range(node.getNumChildren()))
+        return frozenset()
+    return frozenset(_IDENTIFIER.findall(libsbml.formulaToL3String(node)))
 
 
 class ModelIds:
@@ -185,6 +189,7 @@ class ModelIds:
         parameters = {p.getId(): p for p in model.getListOfParameters()}
         self.constants = {pid for pid, p in parameters.items() if p.getConstant() and pid not in self.rules}
         self.variables = {pid for pid in parameters if pid not in self.constants}
+        self._names: dict[str, frozenset[str]] = {}
         self.all = {
             *self.species,
             *self.reactions,
@@ -199,14 +204,20 @@ class ModelIds:
             return None if law is None else law.getMath()
         return self.rules[where].getMath()
 
+    def reads(self, where: str, name: str) -> bool:
+        """Return whether the rate law of a reaction, or the rule of a variable, reads a name."""
+        if where not in self._names:
+            self._names[where] = _names(self.math(where))
+        return name in self._names[where]
+
     def sites(self, species: str) -> list[str]:
         """Return the reactions and rules in which a species is a modifier (read, neither made nor used)."""
         found = []
         for rid, reaction in self.reactions.items():
             sides = {r.getSpecies() for r in (*reaction.getListOfReactants(), *reaction.getListOfProducts())}
-            if species not in sides and _occurs(self.math(rid), species):
+            if species not in sides and self.reads(rid, species):
                 found.append(rid)
-        found += [var for var in self.rules if var != species and _occurs(self.math(var), species)]
+        found += [var for var in self.rules if var != species and self.reads(var, species)]
         return found
 
     def problem(self, cut: Cut, knobs: Sequence[str]) -> str | None:
@@ -222,7 +233,7 @@ class ModelIds:
                 )
             if cut.inside not in self.reactions and cut.inside not in self.rules:
                 return f"unknown reaction or rule {cut.inside!r}"
-            if not _occurs(self.math(cut.inside), cut.target):
+            if not self.reads(cut.inside, cut.target):
                 return f"{cut.target!r} does not occur in the rate law or rule of {cut.inside!r}"
             return None
         if cut.kind == "set":
