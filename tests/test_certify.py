@@ -109,6 +109,17 @@ def test_each_cut_kind_certifies_and_refuses(
     assert [c.cut.label for c in both.certificate.survivors] == [survivor.cut.label]
 
 
+def test_clamp_everywhere_means_where_the_species_is_a_modifier(routes_sbml: str) -> None:
+    import libsbml
+
+    doc = libsbml.readSBMLFromString(routes_sbml)  # held: the model lives as long as its document
+    ids = certify.ModelIds(doc.getModel())
+    # Sp is made by activation and used by deactivation (not modifier sites); it is read by the
+    # feedback synthesis and by the response rule
+    assert ids.sites("Sp") == ["feedback_synthesis", "response"]
+    assert ids.sites("F") == ["activation"]
+
+
 def test_with_every_switch_off_the_copy_gives_the_intact_margins(routes_sbml: str) -> None:
     cuts: list[dict[str, Any]] = []
     for row in CUT_KINDS:

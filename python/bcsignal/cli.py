@@ -123,6 +123,8 @@ def print_results(
             print(f"    {'':<12} observed {_fmt(r.observed)}; expected {r.expected}; margin {r.margin:+.3f}")
         if res.excused:
             print(f"    excused in the composite: {res.claim.composite_exception}")
+        if res.claim.sufficiency:
+            print(f"    sufficient alone: {', '.join(res.claim.sufficiency['alone'])}")
         if res.certificate is not None:
             fraction = fractions.get(certify.robustness_name(res))
             robust = "" if fraction is None else f"  [robustness {fraction:.0%}]"
@@ -151,11 +153,13 @@ def _statuses(results: Sequence[ClaimResult]) -> str:
 
 
 def _uncertified(results: Sequence[ClaimResult]) -> list[ClaimResult]:
-    """Return the claims --strict refuses: every non-definition claim that is not certified."""
+    """Return the claims --strict refuses: every claim not certified, except definitions and excused ones."""
     return [
         r
         for r in results
-        if r.claim.kind != "definition" and (r.certificate is None or not r.certificate.certified)
+        if r.claim.kind != "definition"
+        and not (r.excused and not r.passed)
+        and (r.certificate is None or not r.certificate.certified)
     ]
 
 
