@@ -367,3 +367,17 @@ def test_the_cli_prints_the_format_1_notice(tmp_path: Path) -> None:
     notices = [line for line in out.splitlines() if line.startswith("notice: ")]
     assert len(notices) == 1 and "is claims format 1" in notices[0]
     assert "certificate: no mechanism" in out
+
+
+def test_robustness_fractions_are_matched_to_results(routes_sbml: str) -> None:
+    results = _certified(routes_sbml, _doc(up={"mechanism": [{"set": {"parameter": "ka", "value": 0}}]}))
+    summary = {
+        "model": "tiny",
+        "claims": {"up": {"holds": {"fraction": 0.97}}, "down": {"holds": {"fraction": None}}},
+    }
+    fractions = certify.robustness_fractions(summary)
+    assert fractions == {"up": 0.97}
+    assert fractions[certify.robustness_name(results["up"])] == 0.97
+    composite_result = ClaimResult(model="composite", claim=results["up"].claim, suite="tiny")
+    assert certify.robustness_name(composite_result) == "tiny::up"
+    assert certify.robustness_fractions(None) == {}
