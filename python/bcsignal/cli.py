@@ -149,7 +149,7 @@ def _statuses(results: Sequence[ClaimResult]) -> str:
     for r in results:
         status = r.certificate.status if r.certificate is not None else certify.NO_MECHANISM
         counts[status] = counts.get(status, 0) + 1
-    return ", ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
+    return "; ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
 
 
 def _uncertified(results: Sequence[ClaimResult]) -> list[ClaimResult]:

@@ -433,7 +433,7 @@ def _claims_html(section: ModelSection) -> str:
     passed = sum(r.passed for r in section.results)
     fractions = certify.robustness_fractions(section.robustness)
     statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
-    counted = ", ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
+    counted = "; ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
     rows = [
         f"<p>{passed} of {len(section.results)} claims hold. Certificates: {escape(counted)}.</p>",
         "<table><thead><tr><th>claim</th><th>statement</th><th>source</th><th>expected</th>"
