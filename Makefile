@@ -25,7 +25,7 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv lock build validate check lint format clean bench chromium
+.PHONY: run test venv lock build validate check lint format clean bench bench-check chromium
 
 # Every package comes from the lock, hash-checked; bcsignal itself is installed editable on top, without
 # resolving anything. requirements/check_env.py then fails if the environment differs from the lock.
@@ -95,6 +95,11 @@ format: $(STAMP)
 # Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.
 bench: $(STAMP)
 	$(VPY) benchmarks/bench.py
+
+# Cold wall time of `bcsignal check` before mechanism cuts, now, and with two cuts per claim
+# (section 6 of benchmarks/RESULTS.md; about a minute).
+bench-check: $(STAMP)
+	$(VPY) benchmarks/check_wall.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
