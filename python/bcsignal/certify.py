@@ -421,6 +421,10 @@ def certify(
     that has no counterpart in a composite (`comp`, its comp document) is reported, not applied, and
     the claim is then not certified.
     """
+    if not any(claim.mechanism for suite in files for claim in suite.claims):
+        for each in results:  # nothing to cut: no SBML to read, no copy to compile
+            each.certificate = Certificate(status_of(each.claim, each.passed, ()))
+        return
     doc = libsbml.readSBMLFromString(sbml)
     if doc is None or doc.getModel() is None:
         raise BcsignalError("cannot read the SBML to apply mechanism cuts", file=origin, tool="libsbml")
@@ -562,7 +566,9 @@ def check_and_certify(model_id: str) -> Checked:
     files = tuple(suites(load_claims(paths.claims_path(model_id))))
     sim = new_simulator(sbml, name=model_id, origin=path)
     results = check_suites(model_id, files, sim)
-    certify(model_id, files, results, sbml, origin=path, comp=composite_document(model_id))
+    foreign_cuts = any(f.model != model_id and any(c.mechanism for c in f.claims) for f in files)
+    comp = composite_document(model_id) if foreign_cuts else None
+    certify(model_id, files, results, sbml, origin=path, comp=comp)
     return Checked(model_id, files, results)
 
 
