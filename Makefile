@@ -22,7 +22,7 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv build validate check lint format clean bench chromium
+.PHONY: run test venv build validate check lint format clean bench bench-check chromium
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH or in pyenv; install one (e.g. pyenv install 3.12)" >&2; exit 1; }
@@ -79,6 +79,11 @@ format: $(STAMP)
 # Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.
 bench: $(STAMP)
 	$(VPY) benchmarks/bench.py
+
+# Cold wall time of `bcsignal check` before mechanism cuts, now, and with two cuts per claim
+# (section 6 of benchmarks/RESULTS.md; about a minute).
+bench-check: $(STAMP)
+	$(VPY) benchmarks/check_wall.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import roadrunner
 
+from bcsignal import certify as certification
 from bcsignal import paths, usermodel
-from bcsignal.claims import ClaimResult, ClaimsFile, check_model, check_model_ids, load_claims, run_claims
+from bcsignal.claims import (
+    ClaimResult,
+    ClaimsFile,
+    check_model_ids,
+    check_suites,
+    load_claims,
+    run_claims,
+    suites,
+)
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.simulate import cached_simulator, load_sbml_file, new_simulator
 from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
@@ -93,21 +102,29 @@ def _claims(claims: Path | ClaimsFile) -> ClaimsFile:
 def check(
     model: Model, claims: Path | ClaimsFile | None = None, *, strict: bool = False
 ) -> list[ClaimResult]:
-    """Simulate a model's claims and return one result per claim.
+    """Simulate a model's claims and return one result per claim, each with its certificate.
 
     `claims` is a claims file (Path) or a parsed one; it defaults to a shipped model's own claims, and a
-    user's model needs one.
+    user's model needs one. Every claim is evaluated intact and under each cut of its mechanism
+    (`ClaimResult.certificate`).
     """
     target = usermodel.resolve(model)
     if isinstance(target, str):
         path = paths.sbml_path(target)
         text = path.read_text(encoding="utf-8")
         if claims is None:  # compiled once per process; a composite runs its papers' claims too
-            return check_model(target, cached_simulator(text, name=target, origin=path))
+            files = suites(load_claims(paths.claims_path(target)))
+            results = check_suites(target, files, cached_simulator(text, name=target, origin=path))
+            certification.certify(
+                target, files, results, text, origin=path, comp=certification.composite_document(target)
+            )
+            return results
         parsed = _claims(claims)
         sim = new_simulator(text, name=target, origin=path)
         check_model_ids(parsed, sim)
-        return run_claims(parsed, sim, model=target)
+        results = run_claims(parsed, sim, model=target)
+        certification.certify(target, [parsed], results, text, origin=path)
+        return results
     if claims is None:
         raise BcsignalError("a user's model needs a claims file", file=target.origin)
     return usermodel.check(target, _claims(claims), strict=strict)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import bcsignal
-from bcsignal import build, compose, paths, robustness, usermodel
-from bcsignal.claims import ClaimResult, check_model
+from bcsignal import build, certify, compose, paths, robustness, usermodel
+from bcsignal.claims import ClaimResult, load_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.files import atomic_write_text
 from bcsignal.limits import MAX_POINTS
@@ -95,15 +95,27 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def print_results(results: Sequence[ClaimResult]) -> None:
-    """Print one block per claim: conditions, values, observed, expected and pass/fail."""
+def print_results(
+    results: Sequence[ClaimResult],
+    notices: Sequence[str] = (),
+    robustness_fractions: dict[str, float] | None = None,
+) -> None:
+    """Print one block per claim: conditions, values, observed, expected, pass/fail and certificate.
+
+    ``notices`` are printed before the first block (one line per format-1 claims file); a claim's
+    robustness fraction, when given, is printed beside its certificate.
+    """
+    for notice in notices:
+        print(notice)
     suite = None
+    fractions = robustness_fractions or {}
     for res in results:
         if res.suite != suite:
             suite = res.suite
             print(f"== {res.model}: claims of {suite}" if suite != res.model else f"== {res.model}")
         tag = "PASS" if res.passed else "EXCUSED" if res.excused else "FAIL"
         kind = " (prediction)" if res.claim.prediction else ""
+        kind += " (definition)" if res.claim.kind == "definition" else ""
         print(f"[{tag}] {res.test_id}{kind}: {res.claim.relation}")
         for r in res.readouts:
             values = ", ".join(f"{k}={_fmt(v)}" for k, v in r.values.items())
@@ -111,6 +123,44 @@ def print_results(results: Sequence[ClaimResult]) -> None:
             print(f"    {'':<12} observed {_fmt(r.observed)}; expected {r.expected}; margin {r.margin:+.3f}")
         if res.excused:
             print(f"    excused in the composite: {res.claim.composite_exception}")
+        if res.claim.sufficiency:
+            print(f"    sufficient alone: {', '.join(res.claim.sufficiency['alone'])}")
+        if res.certificate is not None:
+            fraction = fractions.get(certify.robustness_name(res))
+            robust = "" if fraction is None else f"  [robustness {fraction:.0%}]"
+            print(f"    certificate: {res.certificate.summary}{robust}")
+            for c in res.certificate.cuts:
+                shown = f"margin {c.margin:+.3f}" if c.margin is not None else str(c.problem)
+                applied = f" (as {c.applied.label})" if c.applied is not None and c.applied != c.cut else ""
+                print(f"      cut {c.cut.label}{applied}: {c.verdict}; {shown}")
+
+
+def _robustness_fractions(model_id: str) -> dict[str, float]:
+    from bcsignal.report import read_robustness
+
+    try:
+        return certify.robustness_fractions(read_robustness(model_id))
+    except BcsignalError:
+        return {}
+
+
+def _statuses(results: Sequence[ClaimResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        status = r.certificate.status if r.certificate is not None else certify.NO_MECHANISM
+        counts[status] = counts.get(status, 0) + 1
+    return ", ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
+
+
+def _uncertified(results: Sequence[ClaimResult]) -> list[ClaimResult]:
+    """Return the claims --strict refuses: every claim not certified, except definitions and excused ones."""
+    return [
+        r
+        for r in results
+        if r.claim.kind != "definition"
+        and not (r.excused and not r.passed)
+        and (r.certificate is None or not r.certificate.certified)
+    ]
 
 
 def _user_check(args: argparse.Namespace) -> list[ClaimResult]:
@@ -132,22 +182,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     everything: list[ClaimResult] = []
     if args.model is not None or args.claims is not None:
         everything = _user_check(args)
-        print_results(everything)
+        given = load_claims(Path(args.claims)) if args.claims is not None else None
+        print_results(everything, [certify.format_notice(given)] if given and given.format == 1 else [])
     else:
         for mid in _models(args.models):
-            sbml = paths.sbml_path(mid)
-            sim = new_simulator(sbml.read_text(encoding="utf-8"), name=mid, origin=sbml)
-            results = check_model(mid, sim)
-            print_results(results)
-            everything += results
+            checked = certify.check_and_certify(mid)
+            print_results(checked.results, checked.notices, _robustness_fractions(mid))
+            everything += checked.results
     passed = sum(r.passed for r in everything)
     excused = sum(r.excused and not r.passed for r in everything)
     failed = len(everything) - passed - excused
     print(f"{passed} passed, {failed} failed" + (f", {excused} excused" if excused else ""))
+    print(f"certificates: {_statuses(everything)}")
     if args.results:
-        payload = {"format": 1, "claims": [r.to_json() for r in everything]}
+        payload = {"format": 2, "claims": [r.to_json() for r in everything]}
         atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    return 0 if failed == 0 else EXIT_FAILED
+    if failed:
+        return EXIT_FAILED
+    if args.strict:
+        refused = _uncertified(everything)
+        for r in refused:
+            status = r.certificate.summary if r.certificate is not None else certify.NO_MECHANISM
+            print(f"not certified: {r.test_id}: {status}", file=sys.stderr)
+        if refused:
+            print(f"--strict: {len(refused)} claim(s) not certified", file=sys.stderr)
+            return EXIT_FAILED
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -340,7 +400,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("models", nargs="*", help="model ids (default: all)")
     c.add_argument("--model", metavar="MODEL_OR_FILE", help="a model id or a user's SBML/Antimony file")
     c.add_argument("--claims", metavar="FILE", help="a claims file to check against the model")
-    c.add_argument("--strict", action="store_true", help="a user's model must pass with no warning")
+    c.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail unless every claim that is not a definition is certified by its mechanism "
+        "(and a user's model must pass with no warning)",
+    )
     c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
     c.set_defaults(func=cmd_check)
     for name, func, summary, option, option_help in (

@@ -15,7 +15,7 @@ from typing import Any
 import libsbml
 import numpy as np
 
-from bcsignal import __version__, compose, paths
+from bcsignal import __version__, certify, compose, paths
 from bcsignal.annotate import Provenance, citation_text, read_provenance
 from bcsignal.claims import (
     Claim,
@@ -112,6 +112,15 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
     trajectories = simulate_experiments(claims, sim)
     results = [evaluate(c, trajectories, model_id) for c in claims.claims]
     papers = [suite for suite in suites(claims) if suite is not claims]
+    paper_results = check_suites(model_id, papers, sim) if papers else []
+    certify.certify(
+        model_id,
+        [*papers, claims],
+        [*paper_results, *results],
+        sbml,
+        origin=path,
+        comp=certify.composite_document(model_id),
+    )
     return ModelSection(
         model_id=model_id,
         claims=claims,
@@ -122,7 +131,7 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
         crosscheck=check_model(model_id, sbml, claims, origin=path) if with_crosscheck else None,
         sbml=sbml,
         robustness=read_robustness(model_id),
-        paper_results=check_suites(model_id, papers, sim) if papers else [],
+        paper_results=paper_results,
     )
 
 
@@ -398,13 +407,37 @@ def _paper_html(section: ModelSection) -> str:
     return "\n".join(html)
 
 
+def _certificate_html(result: ClaimResult, fractions: Mapping[str, float]) -> str:
+    """Return a claim's certificate: its status, each cut's verdict and margin, its robustness."""
+    certificate = result.certificate
+    if certificate is None:
+        return ""
+    good = certificate.status in (certify.CERTIFIED, certify.DEFINITION)
+    parts = [_status(good, escape(certificate.status), escape(certificate.status))]
+    for cut in certificate.cuts:
+        shown = _fmt(cut.margin) if cut.margin is not None else escape(str(cut.problem))
+        parts.append(f"<br><span class=small>{escape(cut.cut.label)}: {escape(cut.verdict)} ({shown})</span>")
+    if result.claim.mechanism_note:
+        parts.append(f"<br><span class=small>mechanism: “{escape(result.claim.mechanism_note)}”</span>")
+    if result.claim.sufficiency:
+        alone = ", ".join(result.claim.sufficiency["alone"])
+        parts.append(f"<br><span class=small>sufficient alone: {escape(alone)}</span>")
+    fraction = fractions.get(certify.robustness_name(result))
+    if fraction is not None:
+        parts.append(f"<br><span class=small>robustness: holds in {fraction:.0%} of samples</span>")
+    return "".join(parts)
+
+
 def _claims_html(section: ModelSection) -> str:
     mid = section.model_id
     passed = sum(r.passed for r in section.results)
+    fractions = certify.robustness_fractions(section.robustness)
+    statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
+    counted = ", ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
     rows = [
-        f"<p>{passed} of {len(section.results)} claims hold.</p>",
+        f"<p>{passed} of {len(section.results)} claims hold. Certificates: {escape(counted)}.</p>",
         "<table><thead><tr><th>claim</th><th>statement</th><th>source</th><th>expected</th>"
-        "<th>observed</th><th>margin</th><th>result</th></tr></thead><tbody>",
+        "<th>observed</th><th>margin</th><th>result</th><th>certificate</th></tr></thead><tbody>",
     ]
     for result in section.results:
         claim = result.claim
@@ -424,7 +457,7 @@ def _claims_html(section: ModelSection) -> str:
             f'<tr id="{anchor}"><td><a href="#plot-{anchor}">'
             f"{escape(claim.id)}</a>{badge}</td><td>{escape(claim.statement)}</td><td>{source}</td>"
             f'<td>{expected}</td><td>{observed}</td><td class="num">{_fmt(result.margin)}</td>'
-            f"<td>{_status(result.passed)}</td></tr>"
+            f"<td>{_status(result.passed)}</td><td>{_certificate_html(result, fractions)}</td></tr>"
         )
     rows.append("</tbody></table>")
     if section.paper_results:
@@ -432,14 +465,15 @@ def _claims_html(section: ModelSection) -> str:
         rows += [
             f"<p>The papers' own claims, run against this composite: {held} of "
             f"{len(section.paper_results)} hold (or are excused with a reason).</p>",
-            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th></tr>"
-            "</thead><tbody>",
+            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th>"
+            "<th>certificate</th></tr></thead><tbody>",
         ]
         for result in section.paper_results:
             verdict = _status(result.passed) if not result.excused else _status(False, no="excused")
             rows.append(
                 f"<tr><td>{escape(result.test_id)}</td><td>{escape(result.claim.statement)}</td>"
-                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td></tr>'
+                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td>'
+                f"<td>{_certificate_html(result, fractions)}</td></tr>"
             )
         rows.append("</tbody></table>")
     return "\n".join(rows)

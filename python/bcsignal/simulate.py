@@ -271,6 +271,9 @@ class Simulator:
         self._model.setGlobalParameterValues(self._index, values)
 
     def _restore_initial(self, knobs: Mapping[str, float]) -> None:
+        # parameters first, then reset: initial assignments are evaluated at reset, with the values
+        # in place (a knob, an override or a mechanism cut they depend on)
+        self._apply(knobs)
         self.rr.reset()
         self._apply(knobs)
         self._model.setTime(0.0)

@@ -25,6 +25,7 @@ import roadrunner
 
 from bcsignal import paths
 from bcsignal.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
+from bcsignal.certify import certify
 from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.isolate import run_isolated, stage
@@ -353,7 +354,10 @@ def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> lis
         sim = Simulator(rr, name=model.origin)
         check_model_ids(claims, sim)
         stage("libroadrunner", "simulating the claims' experiments")
-        return run_claims(claims, sim)
+        results = run_claims(claims, sim)
+        stage("libroadrunner", "simulating the claims under their mechanism cuts")
+        certify(claims.model, [claims], results, rr.getSBML(), origin=model.origin)
+        return results
 
     report, _, results = _isolated(model, task, strict=strict)
     _accept(report, strict)
