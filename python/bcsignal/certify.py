@@ -170,6 +170,15 @@ def _is_name(node: libsbml.ASTNode, name: str) -> bool:
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
 
 
+def _occurs(node: libsbml.ASTNode | None, name: str) -> bool:
+    """Return whether a name node of that name is in a math expression (an exact AST walk)."""
+    if node is None:
+        return False
+    if _is_name(node, name):
+        return True
+    return any(_occurs(node.getChild(i), name) for i in range(node.getNumChildren()))
+
+
 def _names(node: libsbml.ASTNode | None) -> frozenset[str]:
     """Return the identifiers a math expression reads (and its function names, which never clash)."""
     if node is None:
@@ -208,7 +217,8 @@ class ModelIds:
         """Return whether the rate law of a reaction, or the rule of a variable, reads a name."""
         if where not in self._names:
             self._names[where] = _names(self.math(where))
-        return name in self._names[where]
+        # the tokens rule most names out quickly; the AST walk confirms (`pi` may be the constant)
+        return name in self._names[where] and _occurs(self.math(where), name)
 
     def sites(self, species: str) -> list[str]:
         """Return the reactions and rules in which a species is a modifier (read, neither made nor used)."""
@@ -309,7 +319,9 @@ def switchboard(sbml: str, cuts: Sequence[Cut], *, origin: str | Path = "<string
             switches[key] = (on, None)
             continue
         value = parameter(f"{PREFIX}{n}_value", 0.0)
-        replacement = libsbml.parseL3Formula(f"{on}*{value} + ({one} - {on})*{cut.target}")
+        # parsed with a placeholder, then renamed: an id such as `pi` or `time` would parse as a constant
+        replacement = libsbml.parseL3Formula(f"{on}*{value} + ({one} - {on})*{PREFIX}_species")
+        replacement.renameSIdRefs(f"{PREFIX}_species", cut.target)
         for where in [cut.inside] if cut.inside else ids.sites(cut.target):
             math = ids.math(where)
             assert math is not None  # checked by ModelIds.problem

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 #: Claim fields that only format 2 accepts.
 FORMAT_2_FIELDS = ("mechanism", "mechanism_note", "kind", "sufficiency")
-#: A claim that states a finding (the default) or a definition (shown, never counted as evidence).
-KINDS = ("finding", "definition")
 #: Default fold for increase/decrease when the paper does not quantify it.
 DEFAULT_FOLD = 1.5
 #: Default tolerance of a no_change claim (relative).

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import bcsignal
 from bcsignal import build, certify, compose, paths, robustness, usermodel
 from bcsignal.claims import ClaimResult, load_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_text
 from bcsignal.limits import MAX_POINTS
 from bcsignal.robustness import RunResult
@@ -40,6 +42,8 @@ def _models(selected: Sequence[str]) -> list[str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build SBML from the Antimony sources, or check that sbml/ is up to date."""
+    if args.out is not None and args.check:
+        raise BcsignalError("--check compares with the shipped sbml/; it takes no --out")
     if args.check:
         if args.models:
             raise BcsignalError("--check always rebuilds every model; name no model")
@@ -54,8 +58,14 @@ def cmd_build(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print("sbml/ is up to date")
         return 0
+    if args.out is None and paths.project_root() is None:
+        raise BcsignalError(
+            "bcsignal build writes the sbml/ folder of a checkout; an installed package's SBML is read-only: "
+            "name an output folder with --out DIR"
+        )
+    folder = paths.sbml_dir() if args.out is None else Path(args.out)
     output = build.build_all(_models(args.models))
-    for path in build.write(output, paths.sbml_dir()):
+    for path in build.write(output, folder):
         print(f"wrote {path}")
     return 0
 
@@ -149,7 +159,7 @@ def _statuses(results: Sequence[ClaimResult]) -> str:
     for r in results:
         status = r.certificate.status if r.certificate is not None else certify.NO_MECHANISM
         counts[status] = counts.get(status, 0) + 1
-    return ", ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
+    return "; ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
 
 
 def _uncertified(results: Sequence[ClaimResult]) -> list[ClaimResult]:
@@ -377,16 +387,58 @@ def cmd_models(_: argparse.Namespace) -> int:
     return 0
 
 
+#: Distributions whose versions `bcsignal --version` reports, with the names it shows.
+TOOL_DISTRIBUTIONS = (
+    ("libroadrunner", "libroadrunner"),
+    ("python-libsbml", "libsbml"),
+    ("antimony", "antimony"),
+    ("python-copasi", "COPASI"),
+)
+
+
+def version_text() -> str:
+    """Return the versions of bcsignal and of the installed simulators, read from package metadata."""
+    parts = [f"bcsignal {bcsignal.__version__}"]
+    for distribution, shown in TOOL_DISTRIBUTIONS:
+        try:
+            parts.append(f"{shown} {metadata.version(distribution)}")
+        except metadata.PackageNotFoundError:
+            if shown != "COPASI":  # optional: the exchange extra
+                parts.append(f"{shown} not installed")
+    return "\n".join(parts)
+
+
+class _Version(argparse.Action):
+    """Print the versions on one line each and exit (argparse's own action re-wraps the text)."""
+
+    def __call__(
+        self, p: argparse.ArgumentParser, ns: argparse.Namespace, values: object, option: str | None = None
+    ) -> None:
+        print(version_text())
+        p.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(
         prog="bcsignal", description="Curated SBML models of breast-cancer signalling."
+    )
+    p.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="show the versions of bcsignal and its simulators, and exit",
     )
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="Antimony sources -> sbml/*.xml")
     b.add_argument("models", nargs="*", help="model ids (default: all)")
     b.add_argument(
         "--check", action="store_true", help="rebuild in a temporary folder and compare with sbml/"
+    )
+    b.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the SBML into DIR (default: the checkout's sbml/; required from an installed package)",
     )
     b.set_defaults(func=cmd_build)
     v = sub.add_parser("validate", help="libsbml consistency and bcsignal's checks of SBML or Antimony files")
@@ -496,12 +548,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Modules of optional extras each command needs, checked before it starts (one line if one is missing).
+COMMAND_NEEDS: dict[str, tuple[str, ...]] = {
+    "export": ("libsedml",),
+    "crosscheck": ("COPASI",),
+    "report": ("matplotlib", "COPASI"),
+    "robustness": ("tqdm",),
+}
+
+
+def needed_modules(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the optional modules a parsed command needs (the report needs COPASI for its cross-check)."""
+    needs = COMMAND_NEEDS.get(args.command, ())
+    if args.command == "report" and args.no_crosscheck:
+        needs = tuple(m for m in needs if m != "COPASI")
+    return needs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one paragraph on stderr and exit with 2."""
     args = parser().parse_args(argv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BcsignalWarning)
         try:
+            for module in needed_modules(args):
+                require(module, f"`bcsignal {args.command}`")
             code: int = args.func(args)
         except BcsignalError as exc:
             code = EXIT_ERROR

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import libsbml
-import libsedml
 import numpy as np
 
 from bcsignal import paths
@@ -52,6 +51,7 @@ from bcsignal.claims import (
 )
 from bcsignal.copasi import CopasiModel
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes
 from bcsignal.screen import read_screened, screen_text
 from bcsignal.simulate import (
@@ -63,6 +63,8 @@ from bcsignal.simulate import (
     Trajectory,
     new_simulator,
 )
+
+libsedml = require("libsedml", "SED-ML and OMEX exchange")
 
 #: SED-ML level and version written.
 SEDML_LEVEL, SEDML_VERSION = 1, 4
@@ -610,7 +612,7 @@ def _generator_map(doc: Any) -> dict[str, tuple[str, str]]:
 
 def run_with_tellurium(archive: Path) -> ArchiveResults:
     """Execute an archive with tellurium.executeCombineArchive; return every data generator's values."""
-    import tellurium  # large; imported only here
+    tellurium = require("tellurium", "running an archive in tellurium")  # large; imported only here
 
     with tempfile.TemporaryDirectory(prefix="bcsignal-tellurium-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tellurium's generated code uses deprecated numpy calls

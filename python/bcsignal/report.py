@@ -31,6 +31,7 @@ from bcsignal.claims import (
 )
 from bcsignal.crosscheck import ModelCheck, check_model
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes, atomic_write_text
 from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
@@ -264,8 +265,7 @@ def _unit(readout: str) -> str:
 
 def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
     """Return an SVG plot of each readout of a claim over time in each of its experiments."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the report's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -311,8 +311,7 @@ def robustness_summary_path(model_id: str) -> Path:
 
 def robustness_plot(summary: Mapping[str, Any]) -> bytes:
     """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the report's plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -433,7 +432,7 @@ def _claims_html(section: ModelSection) -> str:
     passed = sum(r.passed for r in section.results)
     fractions = certify.robustness_fractions(section.robustness)
     statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
-    counted = ", ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
+    counted = "; ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
     rows = [
         f"<p>{passed} of {len(section.results)} claims hold. Certificates: {escape(counted)}.</p>",
         "<table><thead><tr><th>claim</th><th>statement</th><th>source</th><th>expected</th>"

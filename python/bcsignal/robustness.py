@@ -26,6 +26,7 @@ import numpy as np
 from bcsignal import __version__, paths
 from bcsignal.claims import ClaimsFile, check_suites, json_number, load_claims, parse_claims, suites
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_open, atomic_write_text
 from bcsignal.simulate import Simulator, cached_simulator
 from bcsignal.validate import read_document
@@ -730,14 +731,14 @@ def _with_dask(
     progress: bool,
 ) -> tuple[str, float]:
     """Evaluate on a local cluster or a scheduler; return how it ran and the evaluation's seconds."""
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", "a robustness study on a Dask cluster")
 
     cluster = None
     try:
         if scheduler is None:
             n = workers or local_workers()
             with _sigint_ignored():  # Ctrl-C stops this process, which then stops the workers quietly
-                cluster = LocalCluster(
+                cluster = distributed.LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
@@ -745,11 +746,11 @@ def _with_dask(
                     dashboard_address="127.0.0.1:0",  # loopback, any free port (no fixed 8787)
                     silence_logs=logging.ERROR,
                 )
-            client = Client(cluster)
+            client = distributed.Client(cluster)
             executor = f"on a local Dask cluster of {n} worker process{'es' if n > 1 else ''}"
         else:
             try:
-                client = Client(scheduler, timeout=30)
+                client = distributed.Client(scheduler, timeout=30)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise BcsignalError(
                     f"cannot connect to the Dask scheduler {scheduler}: {exc}", tool="dask"
@@ -777,7 +778,7 @@ def _drive(
     client: Client | None,
 ) -> float:
     """Send the samples out in chunks and write each chunk as it completes; return the seconds taken."""
-    from tqdm import tqdm
+    tqdm = require("tqdm", "a robustness study").tqdm
 
     began = time.perf_counter()
     size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(todo) / (slots * TASKS_PER_SLOT))))
