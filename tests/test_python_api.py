@@ -187,7 +187,7 @@ def test_claim_is_what_check_gives(model_id: str) -> None:
         assert found.id == claim_id and found.statement == checked[claim_id].claim.statement
         assert found.passed == checked[claim_id].passed
         assert found.margin == checked[claim_id].margin
-        assert found.certificate is getattr(checked[claim_id], "certificate", None)
+        assert found.certificate == getattr(checked[claim_id], "certificate", None)
         assert str(found).startswith(f"{model_id}::{claim_id} ")
 
 
@@ -389,3 +389,15 @@ def test_plans_cover_the_claims_observation_times() -> None:
         frame = bcsignal.run_experiment(PARK, name)
         for t in plan[name].observe:
             assert np.isclose(frame.index.to_numpy(), t).any()
+
+
+def test_export_narrates_unless_quiet_and_shows_no_progress_off_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["export", PARK, "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == f"wrote {tmp_path / 'a' / (PARK + '.omex')}\n" and printed.err == ""
+    assert cli.main(["export", PARK, "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    assert (tmp_path / "b" / f"{PARK}.omex").read_bytes() == (tmp_path / "a" / f"{PARK}.omex").read_bytes()

@@ -388,9 +388,11 @@ class CheckedClaim:
         return claim_figure(self.claim, self.result, self._trajectories())
 
     def __str__(self) -> str:
-        """Return one line: the claim, whether it holds, its margin and statement."""
+        """Return one line: the claim, whether it holds, its margin (and certificate) and statement."""
         verdict = "holds" if self.passed else "FAILS"
-        return f"{self.model}::{self.id} {verdict} (margin {self.margin:+.3f}): {self.statement}"
+        summary = getattr(self.certificate, "summary", None)
+        certified = f"; certificate: {summary}" if summary else ""
+        return f"{self.model}::{self.id} {verdict} (margin {self.margin:+.3f}{certified}): {self.statement}"
 
 
 def claim(model_id: str, claim_id: str) -> CheckedClaim:
