@@ -25,7 +25,7 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv lock build validate check lint format clean bench bench-check chromium
+.PHONY: run test venv lock build validate check lint format docs clean bench bench-check chromium
 
 # Every package comes from the lock, hash-checked; bcsignal itself is installed editable on top, without
 # resolving anything. requirements/check_env.py then fails if the environment differs from the lock.
@@ -83,13 +83,17 @@ check: $(STAMP)
 	$(BCSIGNAL) check
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check python tests benchmarks
-	$(VENV)/bin/ruff format --check python tests benchmarks
+	$(VENV)/bin/ruff check python tests benchmarks docs
+	$(VENV)/bin/ruff format --check python tests benchmarks docs
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format python tests benchmarks
-	$(VENV)/bin/ruff check --fix python tests benchmarks
+	$(VENV)/bin/ruff format python tests benchmarks docs
+	$(VENV)/bin/ruff check --fix python tests benchmarks docs
+
+# The API reference, docs/api.md, rendered from the docstrings of bcsignal.__all__ (a test fails when stale).
+docs: $(STAMP)
+	$(VPY) docs/make_api.py
 
 # Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput.
 # Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.

@@ -113,7 +113,7 @@ SDIST_ALLOWED = [
     r"tests/[a-z_]+\.py",
     r"tests/data/.+\.(ant|xml|yaml|txt|py|sedml|omex)",
     r"benchmarks/([a-z_]+\.py|RESULTS\.md)",
-    r"docs/[a-z_]+\.(md|png)",
+    r"docs/[a-z_]+\.(md|png|py)",
     r"requirements/[a-z_-]+\.(txt|py)",
     r"\.ci/run",
     r"(README|CHANGELOG|DEVELOPERS)\.md",
@@ -250,6 +250,19 @@ def test_core_wheel_checks_a_model_and_runs_the_readme_outside_the_repo(
     assert check.returncode == 0, check.stdout + check.stderr
     snippet = _run(core_venv, [str(core_venv / "bin" / "python"), "-c", _readme_snippet()], tmp_path)
     assert snippet.returncode == 0, snippet.stderr
+    plain = (
+        "import bcsignal, roadrunner\n"
+        "r = bcsignal.load('Park_BBRC2007')\n"
+        "assert type(r) is roadrunner.RoadRunner, type(r)\n"
+        "assert bcsignal.time_course('Park_BBRC2007', 10, 3)['time'][-1] == 10\n"
+        "try:\n"
+        "    bcsignal.run_experiment('Park_BBRC2007', 'NDRG2_IGF1')\n"
+        "except bcsignal.BcsignalError as exc:\n"
+        "    print(exc)\n"
+    )
+    core_api = _run(core_venv, [str(core_venv / "bin" / "python"), "-c", plain], tmp_path)
+    assert core_api.returncode == 0, core_api.stderr
+    assert "pip install 'bcsignal[pandas]'" in core_api.stdout, core_api.stdout
     where = _run(
         core_venv,
         [str(core_venv / "bin" / "python"), "-c", "import bcsignal; print(bcsignal.__file__)"],
@@ -304,8 +317,10 @@ def test_core_wheel_names_the_missing_extra(
         ),
         ("matplotlib", "from bcsignal import report; report.robustness_plot({})", "report"),
         ("tellurium", "from bcsignal import exchange; exchange.run_with_tellurium(None)", None),
+        ("pandas", "bcsignal.run_experiment('Park_BBRC2007', 'NDRG2_IGF1')", "pandas"),
+        ("matplotlib", "bcsignal.claim('Park_BBRC2007', 'socs1_induced').plot()", "report"),
     ],
-    ids=["libsedml", "COPASI", "matplotlib", "tellurium"],
+    ids=["libsedml", "COPASI", "matplotlib", "tellurium", "pandas", "claim-plot"],
 )
 def test_api_names_the_missing_extra(hidden: str, code: str, extra: str | None) -> None:
     program = (

@@ -16,6 +16,7 @@ PROVIDERS: dict[str, tuple[str, str | None]] = {
     "jinja2": ("jinja2", "report"),
     "distributed": ("dask[distributed]", "robustness"),
     "tqdm": ("tqdm", "robustness"),
+    "pandas": ("pandas", "pandas"),
     "tellurium": ("tellurium", None),
 }
 

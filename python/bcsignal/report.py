@@ -263,14 +263,15 @@ def _unit(readout: str) -> str:
     return "score" if unit == "dimensionless" else unit
 
 
-def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
-    """Return an SVG plot of each readout of a claim over time in each of its experiments."""
-    matplotlib = require("matplotlib", "the report's plots")
-    matplotlib.use("Agg")
+def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> Any:
+    """Return the matplotlib Figure of a claim: each readout over time in each of its experiments.
+
+    It is the figure the report shows (`claim_plot` saves it as SVG); ``bcsignal.claim(...).plot()``
+    returns it in a notebook.
+    """
+    require("matplotlib", "a claim's plot")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["svg.hashsalt"] = "bcsignal"
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, rendered by the browser
     roles = _roles(claim)
     rows = len(claim.readouts)
     fig, axes = plt.subplots(rows, 1, figsize=(7.0, 2.6 * rows + 0.6), sharex=True, squeeze=False)
@@ -298,10 +299,33 @@ def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Tra
     fig.subplots_adjust(
         left=0.12, right=0.97, top=1 - 0.45 / fig.get_figheight(), bottom=0.55 / fig.get_figheight()
     )
+    return fig
+
+
+def _svg(figure: Any) -> bytes:
+    """Return a figure as deterministic SVG and close it."""
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(figure)
     return buffer.getvalue()
+
+
+def _svg_backend() -> None:
+    """Draw off-screen, with deterministic SVG ids and text kept as text."""
+    matplotlib = require("matplotlib", "the report's plots")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "bcsignal"
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, rendered by the browser
+
+
+def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
+    """Return an SVG plot of each readout of a claim over time in each of its experiments."""
+    _svg_backend()
+    return _svg(claim_figure(claim, result, trajectories))
 
 
 def robustness_summary_path(model_id: str) -> Path:
@@ -309,14 +333,11 @@ def robustness_summary_path(model_id: str) -> Path:
     return paths.build_dir() / "robustness" / model_id / "summary.json"
 
 
-def robustness_plot(summary: Mapping[str, Any]) -> bytes:
-    """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
-    matplotlib = require("matplotlib", "the report's plots")
-    matplotlib.use("Agg")
+def robustness_figure(summary: Mapping[str, Any]) -> Any:
+    """Return the matplotlib Figure of a robustness summary: per claim the fraction holding (95 % CI)."""
+    require("matplotlib", "a robustness plot")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["svg.hashsalt"] = "bcsignal"
-    plt.rcParams["svg.fonttype"] = "none"
     names = [*summary["claims"], "all claims"]
     entries = [*(summary["claims"][n]["holds"] for n in summary["claims"]), summary["all_claims_hold"]]
     fractions = [e["fraction"] if e["fraction"] is not None else 0.0 for e in entries]
@@ -334,10 +355,13 @@ def robustness_plot(summary: Mapping[str, Any]) -> bytes:
     )
     ax.grid(True, axis="x", lw=0.3, alpha=0.6)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig
+
+
+def robustness_plot(summary: Mapping[str, Any]) -> bytes:
+    """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
+    _svg_backend()
+    return _svg(robustness_figure(summary))
 
 
 def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
