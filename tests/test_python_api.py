@@ -342,7 +342,7 @@ def test_models_and_check_print_json(capsys: pytest.CaptureFixture[str]) -> None
 def test_check_quiet_prints_only_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check", PARK, "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and re.match(r"\d+ passed, 0 failed", out)
+    assert out.count("\n") == 1 and re.match(r"\d+ passed, 0 failed; certificates: \d+ certified", out)
 
 
 def test_steady_state_json_matches_the_lines(capsys: pytest.CaptureFixture[str]) -> None:

@@ -236,8 +236,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:
-        print(f"{passed} passed, {failed} failed" + (f", {excused} excused" if excused else ""))
-        print(f"certificates: {_statuses(everything)}")
+        verdict = f"{passed} passed, {failed} failed" + (f", {excused} excused" if excused else "")
+        certificates = f"certificates: {_statuses(everything)}"
+        print(f"{verdict}; {certificates}" if args.quiet else f"{verdict}\n{certificates}")
     if args.results:
         atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
     if failed:
