@@ -5,6 +5,9 @@ VENV      := .venv
 VPY       := $(VENV)/bin/python
 BCSIGNAL  := $(VENV)/bin/bcsignal
 STAMP     := $(VENV)/.installed
+# The lock: every package `make` installs, exact versions with hashes (re-resolve with `make lock`).
+LOCK      := requirements/lock.txt
+LOCK_CORE := requirements/lock-core.txt
 PYTEST_ARGS ?=
 # Parameter samples per model in the robustness run that `make run` shows in the report.
 ROBUSTNESS_SAMPLES ?= 100
@@ -22,18 +25,31 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv build validate check lint format clean bench chromium
+.PHONY: run test venv lock build validate check lint format docs clean bench bench-check chromium
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+# Every package comes from the lock, hash-checked; bcsignal itself is installed editable on top, without
+# resolving anything. requirements/check_env.py then fails if the environment differs from the lock.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH or in pyenv; install one (e.g. pyenv install 3.12)" >&2; exit 1; }
 	@echo "using $(PYTHON) ($$($(PYTHON) --version))"
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -c requirements/constraints.txt -e '.[test,dev]'
+	$(VPY) -m pip install --quiet --no-input --require-hashes --no-deps -r $(LOCK)
+	$(VPY) -m pip install --quiet --no-input --no-deps --no-build-isolation -e .
+	$(VPY) requirements/check_env.py $(LOCK)
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolve the locks from pyproject.toml (native tools held by requirements/constraints.txt). Pins already in
+# the lock are kept; `make lock UPGRADE=--upgrade` takes the newest of everything, or
+# `make lock UPGRADE="--upgrade-package NAME"` one package. Then `make test` and `bcsignal build --check`.
+UPGRADE ?=
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.12 \
+	--python-platform x86_64-manylinux_2_28 --no-header --annotation-style line $(UPGRADE)
+lock: $(STAMP)
+	$(UV_COMPILE) --extra all --extra test --extra dev -c requirements/constraints.txt -o $(LOCK)
+	$(UV_COMPILE) -c $(LOCK) -o $(LOCK_CORE)
 
 run: $(STAMP)
 	$(BCSIGNAL) build
@@ -67,18 +83,27 @@ check: $(STAMP)
 	$(BCSIGNAL) check
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check python tests benchmarks
-	$(VENV)/bin/ruff format --check python tests benchmarks
+	$(VENV)/bin/ruff check python tests benchmarks docs
+	$(VENV)/bin/ruff format --check python tests benchmarks docs
 	$(VENV)/bin/mypy
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format python tests benchmarks
-	$(VENV)/bin/ruff check --fix python tests benchmarks
+	$(VENV)/bin/ruff format python tests benchmarks docs
+	$(VENV)/bin/ruff check --fix python tests benchmarks docs
+
+# The API reference, docs/api.md, rendered from the docstrings of bcsignal.__all__ (a test fails when stale).
+docs: $(STAMP)
+	$(VPY) docs/make_api.py
 
 # Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput.
 # Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.
 bench: $(STAMP)
 	$(VPY) benchmarks/bench.py
+
+# Cold wall time of `bcsignal check` before mechanism cuts, now, and with two cuts per claim
+# (section 6 of benchmarks/RESULTS.md; about a minute).
+bench-check: $(STAMP)
+	$(VPY) benchmarks/check_wall.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

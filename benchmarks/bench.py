@@ -48,6 +48,8 @@ REPEATS = 5
 INNER = 10
 #: Robustness samples per model per repeat of the ensemble benchmark.
 ENSEMBLE_SAMPLES = 100
+#: Markers of the section benchmarks/check_wall.py writes (kept when this script rewrites the file).
+CHECK_WALL_START, CHECK_WALL_END = "<!-- check-wall:start -->", "<!-- check-wall:end -->"
 #: Samples of the composite the issue's target names.
 TARGET_SAMPLES = 10_000
 
@@ -503,6 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         two_workers,
         efficiency,
     )
+    kept = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    if CHECK_WALL_START in kept and CHECK_WALL_END in kept:  # written by check_wall.py (make bench-check)
+        block = kept.split(CHECK_WALL_START, 1)[1].split(CHECK_WALL_END, 1)[0]
+        text = text.rstrip("\n") + f"\n\n{CHECK_WALL_START}{block}{CHECK_WALL_END}\n"
     atomic_write_text(args.out, text)
     log(f"wrote {args.out}")
     return 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
-from bcsignal import cli, compose, paths, report
+from bcsignal import certify, cli, compose, paths, report
 from bcsignal.build import load_antimony
 from bcsignal.claims import load_claims, papers_of
 from bcsignal.files import atomic_write_bytes
@@ -82,6 +83,17 @@ def test_every_claim_and_plot_is_there(site: Path, model_id: str) -> None:
         assert f"https://doi.org/{paper['doi']}" in text
     for pid in ("Parameters", "Validation", "Cross-simulator agreement", "Network"):
         assert f"<h3>{pid}</h3>" in text
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_every_claim_row_shows_its_certificate(site: Path, model_id: str) -> None:
+    text = site.read_text(encoding="utf-8")
+    for claim in load_claims(paths.claims_path(model_id)).claims:
+        start = text.index(f'<tr id="{model_id}--{claim.id}">')
+        row = text[start : text.index("</tr>", start)]
+        assert any(f">{status}<" in row for status in certify.STATUSES), row
+        for cut in claim.mechanism:
+            assert f"{escape(cut.label)}: " in row, row
 
 
 def test_every_link_resolves(site: Path) -> None:

@@ -238,7 +238,7 @@ def test_a_folder_of_another_study_is_refused(fragile: Study, reference: Path) -
 
 
 def test_bad_run_arguments_are_our_error(fragile: Study, tmp_path: Path) -> None:
-    with pytest.raises(BcsignalError, match="--workers"):
+    with pytest.raises(BcsignalError, match="a number of workers sizes a local cluster"):
         robustness.run(fragile, tmp_path, 5, scheduler="tcp://127.0.0.1:1", workers=2)
     with pytest.raises(BcsignalError, match="at least 1"):
         robustness.run(fragile, tmp_path, 0)

@@ -98,3 +98,52 @@ def test_yaml_screening_limits_nodes() -> None:
 def test_text_that_is_not_unicode_is_rejected() -> None:
     with pytest.raises(BcsignalError, match="not valid Unicode"):
         screen_text("<sbml>\ud800</sbml>")
+
+
+# Each promised YAML limit is bcsignal's own check, made before the YAML library reads the document: a
+# library that refuses with a message of its own (LibYAML's nesting limit, say) must never be reached.
+DEEP_YAML = {
+    "flow": "model: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "compact block sequences": "model:\n" + "- " * 10_000 + "x\n",
+    "indented block mappings": "".join(" " * i + f"k{i}:\n" for i in range(40)) + " " * 40 + "v: 1\n",
+    "indentless sequences": "a:\n"
+    + "".join(" " * (2 * i) + "- a:\n" for i in range(20))
+    + " " * 40
+    + "- x\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEEP_YAML))
+def test_yaml_depth_is_refused_before_the_yaml_library_reads(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def library_must_not_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the YAML library was reached")
+
+    monkeypatch.setattr("bcsignal.screen.yaml.parse", library_must_not_run)
+    with pytest.raises(BcsignalError, match="YAML nests deeper than 32 levels") as info:
+        screen_yaml(DEEP_YAML[case], "deep.yaml")
+    assert info.value.line is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n- b:\n  - c: [1, {d: 2}]\nz: 3\n",
+        "k: |\n  [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nz: 1\n",
+        "a: 'it''s " + "[" * 34 + "'\nb: \"x " + "[" * 34 + ' \\" y"\n',
+        "a: b # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n",
+        "".join(" " * i + f"k{i}:\n" for i in range(31)) + " " * 31 + "v: 1\n",
+    ],
+    ids=["mixed", "block scalar", "quotes", "comment", "32 levels"],
+)
+def test_yaml_depth_estimate_accepts_what_is_within_the_limit(text: str) -> None:
+    screen_yaml(text)
+
+
+def test_yaml_screening_refuses_foreign_tags_in_its_own_words() -> None:
+    screen_yaml("a: !!str 1\nb: !!int '2'\n")
+    with pytest.raises(
+        BcsignalError, match=r"YAML tag tag:yaml.org,2002:python/name:os.system is not accepted"
+    ):
+        screen_yaml("ok: 1\nrun: !!python/name:os.system\n")

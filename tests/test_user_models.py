@@ -52,15 +52,15 @@ def _csv(path: Path) -> tuple[list[str], np.ndarray]:
 # -- simulate -------------------------------------------------------------------------------------
 def test_simulate_a_user_sbml_file_matches_the_exact_solution() -> None:
     course = bcsignal.time_course(DECAY, 20, 41)
-    assert course.columns == ["time", "S"]
-    times = course.column("time")
+    assert course.colnames == ["time", "S"]
+    times = course["time"]
     assert times[0] == 0 and times[-1] == pytest.approx(20) and len(times) == 41
-    np.testing.assert_allclose(course.column("S"), _decay(times), rtol=1e-6)
+    np.testing.assert_allclose(course["S"], _decay(times), rtol=1e-6)
 
 
 def test_set_changes_parameters_and_initial_concentrations() -> None:
     course = bcsignal.time_course(DECAY, 10, 11, values={"k": 0.2, "S": 5})
-    np.testing.assert_allclose(course.column("S"), _decay(course.column("time"), 5, 0.2), rtol=1e-6)
+    np.testing.assert_allclose(course["S"], _decay(course["time"], 5, 0.2), rtol=1e-6)
 
 
 def test_set_reevaluates_initial_assignments() -> None:
@@ -68,19 +68,19 @@ def test_set_reevaluates_initial_assignments() -> None:
     text += "  J: S -> ; k*S*cell\nend\n"
     with pytest.warns(BcsignalWarning):
         course = bcsignal.time_course(ModelInput.antimony(text), 1, 2, values={"p": 3})
-    assert course.column("S")[0] == pytest.approx(6)
+    assert course["S"][0] == pytest.approx(6)
 
 
 def test_simulate_sbml_and_antimony_text() -> None:
     sbml = bcsignal.time_course(ModelInput.sbml(DECAY.read_text()), 5, 3)
-    np.testing.assert_allclose(sbml.column("S"), _decay(sbml.column("time")), rtol=1e-6)
+    np.testing.assert_allclose(sbml["S"], _decay(sbml["time"]), rtol=1e-6)
     ant = bcsignal.time_course(ModelInput.antimony(TINY.read_text(), origin="tiny.ant"), 60, 4)
-    assert ant.columns == ["time", "S", "Sp", "F"]
+    assert ant.colnames == ["time", "S", "Sp", "F"]
 
 
 def test_a_shipped_model_by_id_starts_at_its_steady_state() -> None:
     course = bcsignal.time_course(MODEL_IDS[0], 60, 7)
-    species = course.data[:, 1:]
+    species = np.asarray(course)[:, 1:]
     np.testing.assert_allclose(species[-1], species[0], rtol=1e-5, atol=1e-9)
 
 
@@ -187,8 +187,8 @@ def test_a_comp_model_with_a_local_external_file_is_flattened(tmp_path: Path) ->
     top.write_text(COMP.format(source="decay.xml"))
     with pytest.warns(BcsignalWarning, match="units"):  # the top model declares no units
         course = bcsignal.time_course(top, 10, 3)
-    assert course.columns == ["time", "A__S"]
-    np.testing.assert_allclose(course.column("A__S"), _decay(course.column("time")), rtol=1e-6)
+    assert course.colnames == ["time", "A__S"]
+    np.testing.assert_allclose(course["A__S"], _decay(course["time"]), rtol=1e-6)
 
 
 def test_an_antimony_import_of_a_local_file_works(tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ def test_an_antimony_import_of_a_local_file_works(tmp_path: Path) -> None:
     )
     with pytest.warns(BcsignalWarning):
         course = bcsignal.time_course(main, 10, 3)
-    np.testing.assert_allclose(course.column("A_S"), _decay(course.column("time")), rtol=1e-6)
+    np.testing.assert_allclose(course["A_S"], _decay(course["time"]), rtol=1e-6)
 
 
 # -- text is never a path or a URL -------------------------------------------------------------------

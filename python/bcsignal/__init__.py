@@ -2,81 +2,68 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-import roadrunner
-
+from bcsignal import certify as certification
 from bcsignal import paths, usermodel
-from bcsignal.claims import ClaimResult, ClaimsFile, check_model, load_claims
+from bcsignal.api import (
+    CheckedClaim,
+    Model,
+    antimony,
+    claim,
+    experiments,
+    export_omex,
+    load,
+    plot_robustness,
+    robustness_study,
+    run_experiment,
+    time_course,
+)
+from bcsignal.claims import (
+    ClaimResult,
+    ClaimsFile,
+    check_suites,
+    load_claims,
+    suites,
+)
 from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.simulate import cached_simulator, load_sbml_file
-from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
-from bcsignal.timecourse import run as run_time_course
+from bcsignal.simulate import cached_simulator
 from bcsignal.usermodel import ModelInput
 from bcsignal.validate import Report, validate_model
 
 __all__ = [
     "BcsignalError",
     "BcsignalWarning",
+    "CheckedClaim",
     "ClaimResult",
+    "Model",
     "ModelInput",
     "Report",
-    "TimeCourse",
+    "antimony",
     "check",
+    "claim",
+    "experiments",
+    "export_omex",
     "load",
     "models",
+    "plot_robustness",
+    "robustness_study",
+    "run_experiment",
     "sbml_path",
     "time_course",
     "validate",
 ]
 __version__ = "0.1.0.dev0"
 
-#: What the API accepts as a model: a shipped model id (str), a file (Path) or a ModelInput (text).
-Model = str | Path | ModelInput
-
 
 def models() -> list[str]:
-    """Return the ids of the shipped models."""
+    """Return the ids of the shipped models: the five papers and the composite."""
     return paths.model_ids()
 
 
 def sbml_path(model_id: str) -> Path:
-    """Return the path of a model's shipped SBML file."""
+    """Return the path of a model's shipped SBML file (from a checkout or an installed wheel)."""
     return paths.sbml_path(model_id)
-
-
-def load(model: Model, *, strict: bool = False) -> roadrunner.RoadRunner:
-    """Return a fresh RoadRunner, with CVODE tolerances set explicitly.
-
-    A shipped model id loads directly; a user's file or text is first parsed and checked in an
-    isolated child process and loads only if no check reports an error (or, if strict, a warning).
-    """
-    target = usermodel.resolve(model)
-    if isinstance(target, str):
-        return load_sbml_file(paths.sbml_path(target))
-    return usermodel.load(target, strict=strict)
-
-
-def time_course(
-    model: Model,
-    until: float,
-    points: int,
-    *,
-    values: Mapping[str, float] | None = None,
-    strict: bool = False,
-    integrator: str = INTEGRATOR,
-) -> TimeCourse:
-    """Simulate from t = 0 to `until` with `points` outputs (CVODE), after setting `values`.
-
-    The request is capped: a finite end time, at most `MAX_POINTS` outputs, CVODE only.
-    """
-    request = Request(until=until, points=points, values=dict(values or {}), integrator=integrator).checked()
-    target = usermodel.resolve(model)
-    if isinstance(target, str):
-        path = paths.sbml_path(target)
-        return run_time_course(load_sbml_file(path), request, origin=str(path))
-    return usermodel.simulate(target, request, strict=strict)
 
 
 def _claims(claims: Path | ClaimsFile) -> ClaimsFile:
@@ -93,17 +80,23 @@ def _claims(claims: Path | ClaimsFile) -> ClaimsFile:
 def check(
     model: Model, claims: Path | ClaimsFile | None = None, *, strict: bool = False
 ) -> list[ClaimResult]:
-    """Simulate a model's claims and return one result per claim.
+    """Simulate a model's claims and return one result per claim, each with its certificate.
 
     `claims` is a claims file (Path) or a parsed one; it defaults to a shipped model's own claims, and a
-    user's model needs one.
+    user's model needs one. Every claim is evaluated intact and under each cut of its mechanism
+    (`ClaimResult.certificate`).
     """
     target = usermodel.resolve(model)
     if isinstance(target, str):
         path = paths.sbml_path(target)
         text = path.read_text(encoding="utf-8")
         if claims is None:  # compiled once per process; a composite runs its papers' claims too
-            return check_model(target, cached_simulator(text, name=target, origin=path))
+            files = suites(load_claims(paths.claims_path(target)))
+            results = check_suites(target, files, cached_simulator(text, name=target, origin=path))
+            certification.certify(
+                target, files, results, text, origin=path, comp=certification.composite_document(target)
+            )
+            return results
         # a user's claims file runs in a child, under the same limits as a user's model
         return usermodel.check_shipped(target, _claims(claims))
     if claims is None:

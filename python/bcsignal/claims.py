@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
@@ -21,8 +21,13 @@ from bcsignal.limits import MAX_YAML_BYTES
 from bcsignal.screen import YAML_LOADER, decode, read_bounded, screen_yaml
 from bcsignal.simulate import Phase, Protocol, Simulator, Trajectory
 
-#: The claims-file format this engine reads.
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from bcsignal.certify import Certificate
+
+#: The newest claims-file format this engine reads (format 1 files, with no mechanism, still load).
+FORMAT_VERSION = 2
+#: Claim fields that only format 2 accepts.
+FORMAT_2_FIELDS = ("mechanism", "mechanism_note", "kind", "sufficiency")
 #: Default fold for increase/decrease when the paper does not quantify it.
 DEFAULT_FOLD = 1.5
 #: Default tolerance of a no_change claim (relative).
@@ -60,6 +65,53 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """One cut of a claim's mechanism: a generic edit of the model the claim must not survive.
+
+    ``clamp`` replaces a species (or rule-defined variable) by a constant, inside one rate law or
+    rule (``inside``) or in every rate law and rule where it is a modifier (``inside`` None); ``set``
+    gives a constant parameter another value; ``delete`` removes a reaction (its rate becomes 0).
+    """
+
+    kind: str  # "clamp", "set" or "delete"
+    target: str  # the species, parameter or reaction
+    inside: str | None = None  # clamp: the reaction or rule (by its variable) it acts in
+    value: float | None = None  # set: the new value
+    #: Line of the cut in its claims file (1-based), for error messages.
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def label(self) -> str:
+        """Return the cut in words: ``clamp pFAK in STAT3_phosphorylation``, ``set k = 0``, ``delete R``."""
+        if self.kind == "clamp":
+            return f"clamp {self.target}" + (f" in {self.inside}" if self.inside else " everywhere")
+        if self.kind == "set":
+            return f"set {self.target} = {self.value:g}"
+        return f"delete {self.target}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the cut as it is written in a claims file."""
+        if self.kind == "clamp":
+            return {"clamp": {"species": self.target, **({"in": self.inside} if self.inside else {})}}
+        if self.kind == "set":
+            return {"set": {"parameter": self.target, "value": self.value}}
+        return {"delete": {"reaction": self.target}}
+
+    def renamed(self, target: str, inside: str | None) -> Cut:
+        """Return the same cut on other ids (a paper's cut translated into a composite)."""
+        return Cut(self.kind, target, inside, self.value, self.line)
+
+
+def _cut(raw: Mapping[str, Any], line: int | None) -> Cut:
+    (kind, body), *_ = raw.items()
+    if kind == "clamp":
+        return Cut("clamp", body["species"], body.get("in"), line=line)
+    if kind == "set":
+        return Cut("set", body["parameter"], value=float(body["value"]), line=line)
+    return Cut("delete", body["reaction"], line=line)
+
+
+@dataclass(frozen=True)
 class Claim:
     """One claim: a statement of the paper and the relation that encodes it."""
 
@@ -71,6 +123,23 @@ class Claim:
     spec: Mapping[str, Any]
     prediction: bool = False
     composite_exception: str | None = None
+    #: The cuts the claim must fail under to be certified (format 2); empty: no mechanism given.
+    mechanism: tuple[Cut, ...] = ()
+    #: The paper's words naming the mechanism.
+    mechanism_note: str | None = None
+    #: "finding", or "definition" (evaluated and shown, never counted as evidence).
+    kind: str = "finding"
+    #: The knobs the paper says are enough on their own (``alone``) and its words (``note``).
+    sufficiency: Mapping[str, Any] | None = None
+
+    @property
+    def reference(self) -> str:
+        """Return the experiment whose pre-equilibrated state gives clamp values: control or condition."""
+        if "control" in self.spec:
+            return str(self.spec["control"])
+        if "condition" in self.spec:
+            return str(self.spec["condition"])
+        return str(self.spec["conditions"][0])
 
     def experiments(self) -> list[str]:
         """Return the names of the experiments this claim needs, in order."""
@@ -98,6 +167,8 @@ class ClaimsFile:
     readouts: tuple[str, ...]
     experiments: Mapping[str, Experiment]
     claims: tuple[Claim, ...]
+    #: The claims-file format (1: no mechanisms; 2: claims carry mechanism cuts).
+    format: int = 1
     #: Maps a path in the document (``["interface", "knobs", 0]``) to its line.
     line_of: Callable[[Sequence[Any]], int | None] = field(default=_no_line, compare=False, repr=False)
 
@@ -272,6 +343,10 @@ def _build(
                     f"unknown readout {r!r} (interface readouts: {', '.join(readouts)})",
                     [*path, "readouts"],
                 )
+        if data["format"] == 1:
+            newer = next((f for f in FORMAT_2_FIELDS if f in c), None)
+            if newer is not None:
+                raise fail(f"field {newer} needs claims format 2 (the file says format: 1)", [*path, newer])
         claim = Claim(
             id=c["id"],
             statement=c["statement"],
@@ -281,6 +356,12 @@ def _build(
             spec={k: v for k, v in c.items() if k not in _CLAIM_META},
             prediction=bool(c.get("prediction", False)),
             composite_exception=c.get("composite_exception"),
+            mechanism=tuple(
+                _cut(raw, line_of([*path, "mechanism", j])) for j, raw in enumerate(c.get("mechanism", []))
+            ),
+            mechanism_note=c.get("mechanism_note"),
+            kind=c.get("kind", "finding"),
+            sufficiency=c.get("sufficiency"),
         )
         for field_name in ("control", "perturbed", "condition", "conditions"):
             if field_name not in claim.spec:
@@ -292,6 +373,11 @@ def _build(
         problem = _time_problem(claim, experiments)
         if problem:
             raise fail(problem, path)
+        problem = _sufficiency_problem(claim, experiments, knobs)
+        if problem:
+            raise fail(problem, [*path, "sufficiency"])
+        if len(set(claim.mechanism)) < len(claim.mechanism):
+            raise fail("the same cut is listed twice", [*path, "mechanism"])
         claims.append(claim)
     return ClaimsFile(
         path=Path(origin),
@@ -303,11 +389,60 @@ def _build(
         readouts=readouts,
         experiments=experiments,
         claims=tuple(claims),
+        format=int(data["format"]),
         line_of=line_of,
     )
 
 
-_CLAIM_META = {"id", "statement", "source", "relation", "readouts", "prediction", "composite_exception"}
+_CLAIM_META = {
+    "id",
+    "statement",
+    "source",
+    "relation",
+    "readouts",
+    "prediction",
+    "composite_exception",
+    *FORMAT_2_FIELDS,
+}
+
+
+def _settings(experiment: Experiment) -> dict[str, tuple[Any, ...]]:
+    """Return each knob an experiment sets: its pre-equilibration value and its value per phase."""
+    protocol = experiment.protocol
+    named = set(protocol.preequilibration).union(*(p.set for p in protocol.phases))
+    return {k: (protocol.preequilibration.get(k), *(p.set.get(k) for p in protocol.phases)) for k in named}
+
+
+def _sufficiency_problem(
+    claim: Claim, experiments: Mapping[str, Experiment], knobs: Sequence[str]
+) -> str | None:
+    """Return why a claim's sufficiency does not describe its experiments, or None.
+
+    ``alone`` must be exactly the knobs in which the perturbed experiment differs from the control
+    (or, for a single-condition claim, the knobs its condition sets).
+    """
+    if claim.sufficiency is None:
+        return None
+    alone = set(claim.sufficiency["alone"])
+    unknown = sorted(alone - set(knobs))
+    if unknown:
+        return f"unknown knob {unknown[0]!r} in alone (interface knobs: {', '.join(knobs)})"
+    if "perturbed" in claim.spec:
+        control = _settings(experiments[claim.spec["control"]])
+        perturbed = _settings(experiments[claim.spec["perturbed"]])
+        differ = {k for k in set(control) | set(perturbed) if control.get(k) != perturbed.get(k)}
+        between = f"{claim.spec['perturbed']} and {claim.spec['control']}"
+    elif "condition" in claim.spec:
+        differ = set(_settings(experiments[claim.spec["condition"]]))
+        between = f"{claim.spec['condition']} and the untreated cell"
+    else:
+        return "an ordering claim cannot state sufficiency (it has no single perturbation)"
+    if differ != alone:
+        return (
+            f"alone lists {', '.join(sorted(alone))}, but {between} differ in "
+            f"{', '.join(sorted(differ)) or 'no knob'}"
+        )
+    return None
 
 
 def check_model_ids(claims: ClaimsFile, sim: Simulator) -> None:
@@ -380,6 +515,8 @@ class ClaimResult:
     readouts: list[ReadoutResult] = field(default_factory=list)
     suite: str | None = None
     excused: bool = False
+    #: The claim's verdict under its mechanism cuts (set by `bcsignal.certify.certify`).
+    certificate: Certificate | None = None
 
     @property
     def passed(self) -> bool:
@@ -419,6 +556,10 @@ class ClaimResult:
             "experiments": self.claim.experiments(),
             "passed": self.passed,
             "margin": json_number(self.margin),
+            "kind": self.claim.kind,
+            "mechanism_note": self.claim.mechanism_note,
+            "sufficiency": dict(self.claim.sufficiency) if self.claim.sufficiency else None,
+            "certificate": None if self.certificate is None else self.certificate.to_json(),
             "readouts": [
                 {
                     "readout": r.readout,

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import bcsignal
-from bcsignal import build, compose, paths, robustness, usermodel
-from bcsignal.claims import ClaimResult, check_model
+from bcsignal import api, build, certify, compose, paths, robustness, usermodel
+from bcsignal.claims import ClaimResult, load_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_text
 from bcsignal.limits import MAX_POINTS
+from bcsignal.progress import Activity
 from bcsignal.robustness import RunResult
 from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
-from bcsignal.timecourse import INTEGRATOR, Request, number, parse_assignment
+from bcsignal.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
 from bcsignal.validate import Report, read_document, validate_file, validate_model
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
@@ -40,6 +44,8 @@ def _models(selected: Sequence[str]) -> list[str]:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build SBML from the Antimony sources, or check that sbml/ is up to date."""
+    if args.out is not None and args.check:
+        raise BcsignalError("--check compares with the shipped sbml/; it takes no --out")
     if args.check:
         if args.models:
             raise BcsignalError("--check always rebuilds every model; name no model")
@@ -54,10 +60,27 @@ def cmd_build(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print("sbml/ is up to date")
         return 0
+    if args.out is None and paths.project_root() is None:
+        raise BcsignalError(
+            "bcsignal build writes the sbml/ folder of a checkout; an installed package's SBML is read-only: "
+            "name an output folder with --out DIR"
+        )
+    folder = paths.sbml_dir() if args.out is None else Path(args.out)
     output = build.build_all(_models(args.models))
-    for path in build.write(output, paths.sbml_dir()):
-        print(f"wrote {path}")
+    for path in build.write(output, folder):
+        _say(args, f"wrote {path}")
     return 0
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """Print a line of a command's narration, unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(line)
+
+
+def _progress(args: argparse.Namespace, message: str) -> Activity:
+    """Return a progress line for a long step: shown on a terminal only, never with --quiet or --json."""
+    return Activity(message, enabled=not getattr(args, "quiet", False) and not getattr(args, "json", False))
 
 
 def _print_report(report: Report, strict: bool) -> None:
@@ -86,8 +109,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 reports.append(usermodel.validate(user, strict=args.strict, annotations=args.annotations))
     else:
         reports = [r for m in paths.model_ids() for r in validate_model(m)]
-    for report in reports:
-        _print_report(report, args.strict)
+    if args.json:
+        payload = [
+            {
+                "file": str(r.file),
+                "ok": r.ok(args.strict),
+                "errors": len(r.errors),
+                "warnings": len(r.warnings),
+                "issues": [{"severity": i.severity, "message": str(i)} for i in r.issues],
+            }
+            for r in reports
+        ]
+        print(json.dumps(payload, indent=2))
+    else:
+        for report in reports:
+            if not args.quiet or not report.ok(args.strict):
+                _print_report(report, args.strict)
     return 0 if all(r.ok(args.strict) for r in reports) else EXIT_FAILED
 
 
@@ -95,15 +132,27 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def print_results(results: Sequence[ClaimResult]) -> None:
-    """Print one block per claim: conditions, values, observed, expected and pass/fail."""
+def print_results(
+    results: Sequence[ClaimResult],
+    notices: Sequence[str] = (),
+    robustness_fractions: dict[str, float] | None = None,
+) -> None:
+    """Print one block per claim: conditions, values, observed, expected, pass/fail and certificate.
+
+    ``notices`` are printed before the first block (one line per format-1 claims file); a claim's
+    robustness fraction, when given, is printed beside its certificate.
+    """
+    for notice in notices:
+        print(notice)
     suite = None
+    fractions = robustness_fractions or {}
     for res in results:
         if res.suite != suite:
             suite = res.suite
             print(f"== {res.model}: claims of {suite}" if suite != res.model else f"== {res.model}")
         tag = "PASS" if res.passed else "EXCUSED" if res.excused else "FAIL"
         kind = " (prediction)" if res.claim.prediction else ""
+        kind += " (definition)" if res.claim.kind == "definition" else ""
         print(f"[{tag}] {res.test_id}{kind}: {res.claim.relation}")
         for r in res.readouts:
             values = ", ".join(f"{k}={_fmt(v)}" for k, v in r.values.items())
@@ -111,6 +160,44 @@ def print_results(results: Sequence[ClaimResult]) -> None:
             print(f"    {'':<12} observed {_fmt(r.observed)}; expected {r.expected}; margin {r.margin:+.3f}")
         if res.excused:
             print(f"    excused in the composite: {res.claim.composite_exception}")
+        if res.claim.sufficiency:
+            print(f"    sufficient alone: {', '.join(res.claim.sufficiency['alone'])}")
+        if res.certificate is not None:
+            fraction = fractions.get(certify.robustness_name(res))
+            robust = "" if fraction is None else f"  [robustness {fraction:.0%}]"
+            print(f"    certificate: {res.certificate.summary}{robust}")
+            for c in res.certificate.cuts:
+                shown = f"margin {c.margin:+.3f}" if c.margin is not None else str(c.problem)
+                applied = f" (as {c.applied.label})" if c.applied is not None and c.applied != c.cut else ""
+                print(f"      cut {c.cut.label}{applied}: {c.verdict}; {shown}")
+
+
+def _robustness_fractions(model_id: str) -> dict[str, float]:
+    from bcsignal.report import read_robustness
+
+    try:
+        return certify.robustness_fractions(read_robustness(model_id))
+    except BcsignalError:
+        return {}
+
+
+def _statuses(results: Sequence[ClaimResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        status = r.certificate.status if r.certificate is not None else certify.NO_MECHANISM
+        counts[status] = counts.get(status, 0) + 1
+    return "; ".join(f"{counts[s]} {s}" for s in certify.STATUSES if s in counts)
+
+
+def _uncertified(results: Sequence[ClaimResult]) -> list[ClaimResult]:
+    """Return the claims --strict refuses: every claim not certified, except definitions and excused ones."""
+    return [
+        r
+        for r in results
+        if r.claim.kind != "definition"
+        and not (r.excused and not r.passed)
+        and (r.certificate is None or not r.certificate.certified)
+    ]
 
 
 def _user_check(args: argparse.Namespace) -> list[ClaimResult]:
@@ -130,24 +217,41 @@ def _user_check(args: argparse.Namespace) -> list[ClaimResult]:
 def cmd_check(args: argparse.Namespace) -> int:
     """Simulate each model's claims and print a table; exit non-zero if any claim fails."""
     everything: list[ClaimResult] = []
+    table = not args.quiet and not args.json
     if args.model is not None or args.claims is not None:
         everything = _user_check(args)
-        print_results(everything)
+        given = load_claims(Path(args.claims)) if args.claims is not None else None
+        if table:
+            print_results(everything, [certify.format_notice(given)] if given and given.format == 1 else [])
     else:
         for mid in _models(args.models):
-            sbml = paths.sbml_path(mid)
-            sim = new_simulator(sbml.read_text(encoding="utf-8"), name=mid, origin=sbml)
-            results = check_model(mid, sim)
-            print_results(results)
-            everything += results
+            checked = certify.check_and_certify(mid)
+            if table:
+                print_results(checked.results, checked.notices, _robustness_fractions(mid))
+            everything += checked.results
     passed = sum(r.passed for r in everything)
     excused = sum(r.excused and not r.passed for r in everything)
     failed = len(everything) - passed - excused
-    print(f"{passed} passed, {failed} failed" + (f", {excused} excused" if excused else ""))
+    payload = {"format": 2, "claims": [r.to_json() for r in everything]}
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        verdict = f"{passed} passed, {failed} failed" + (f", {excused} excused" if excused else "")
+        certificates = f"certificates: {_statuses(everything)}"
+        print(f"{verdict}; {certificates}" if args.quiet else f"{verdict}\n{certificates}")
     if args.results:
-        payload = {"format": 1, "claims": [r.to_json() for r in everything]}
         atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    return 0 if failed == 0 else EXIT_FAILED
+    if failed:
+        return EXIT_FAILED
+    if args.strict:
+        refused = _uncertified(everything)
+        for r in refused:
+            status = r.certificate.summary if r.certificate is not None else certify.NO_MECHANISM
+            print(f"not certified: {r.test_id}: {status}", file=sys.stderr)
+        if refused:
+            print(f"--strict: {len(refused)} claim(s) not certified", file=sys.stderr)
+            return EXIT_FAILED
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -155,8 +259,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bcsignal import exchange
 
     folder = Path(args.out) if args.out else None
-    for path in exchange.export(_models(args.models), folder):
-        print(f"wrote {path}")
+    for mid in _models(args.models):
+        with _progress(args, f"exporting {mid}"):
+            (path,) = exchange.export([mid], folder)
+        _say(args, f"wrote {path}")
     return 0
 
 
@@ -164,9 +270,16 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
     from bcsignal import crosscheck
 
-    results = crosscheck.check(_models(args.models))
-    print("\n".join(crosscheck.table(results)))
-    print(crosscheck.summary(results))
+    results = []
+    for mid in _models(args.models):
+        with _progress(args, f"simulating {mid} in libroadrunner and COPASI"):
+            results += crosscheck.check([mid])
+    if args.json:
+        print(json.dumps({"format": 1, "models": [r.to_json() for r in results]}, indent=2, sort_keys=True))
+    else:
+        if not args.quiet:
+            print("\n".join(crosscheck.table(results)))
+        print(crosscheck.summary(results))
     if args.results:
         payload = {"format": 1, "models": [r.to_json() for r in results]}
         atomic_write_text(Path(args.results), json.dumps(payload, indent=2, sort_keys=True) + "\n")
@@ -177,10 +290,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the curation report (an offline static site) for every model or the ones named."""
     from bcsignal import report
 
-    index = report.build_report(
-        _models(args.models), Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
-    )
-    print(f"wrote {index}")
+    models = _models(args.models)
+    with _progress(args, f"writing the report of {len(models)} model{'s' if len(models) > 1 else ''}"):
+        index = report.build_report(
+            models, Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
+        )
+    _say(args, f"wrote {index}")
     return 0
 
 
@@ -191,23 +306,52 @@ def _points(text: str) -> int:
         raise BcsignalError(f"--points must be a whole number, got {text!r}") from None
 
 
+#: How an API argument named at the start of an error's cause reads on the command line.
+_FLAGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^values\[(['\"])(.*?)\1\]"), r"--set \2"),
+    (re.compile(r"^until\b"), "--until"),
+    (re.compile(r"^points\b"), "--points"),
+    (re.compile(r"^start\b"), "--start"),
+    (re.compile(r"^selections\b"), "--select"),
+    (re.compile(r"^precision\b"), "--precision"),
+    (re.compile(r"^integrator\b"), "--integrator"),
+)
+
+
+def as_flags(exc: BcsignalError) -> BcsignalError:
+    """Return a library error about an API argument (``values['k']``, ``until``) as the CLI's flag says it."""
+    cause = exc.cause
+    for pattern, flag in _FLAGS:
+        cause, n = pattern.subn(flag, cause, count=1)
+        if n:
+            break
+    if cause == exc.cause:
+        return exc
+    return BcsignalError(cause, file=exc.file, line=exc.line, tool=exc.tool, where=exc.where)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Simulate a model (a shipped id or a user's file) and write the time course as CSV."""
     values = dict(parse_assignment(a) for a in args.set)
-    request = Request(
-        until=number(args.until, "--until (end time)"),
-        points=_points(args.points),
-        values=values,
-        integrator=args.integrator,
-    ).checked()
     target = usermodel.from_argument(args.model)
-    course = bcsignal.time_course(
-        target, request.until, request.points, values=request.values, strict=args.strict
-    )
+    try:
+        course = api.simulate_time_course(
+            target,
+            args.until,
+            _points(args.points),
+            start=args.start,
+            selections=args.select or None,
+            values=values,
+            strict=args.strict,
+            integrator=args.integrator,
+        )
+        text = course.to_csv(args.precision)
+    except BcsignalError as exc:
+        raise as_flags(exc) from exc
     out = Path(args.out)
-    atomic_write_text(out, course.to_csv())
+    atomic_write_text(out, text)
     rows, columns = course.data.shape
-    print(f"wrote {out} ({rows} time points x {columns} columns)")
+    _say(args, f"wrote {out} ({rows} time points x {columns} columns)")
     return 0
 
 
@@ -223,7 +367,11 @@ def cmd_steady_state(args: argparse.Namespace) -> int:
     lines = steady_state_lines(sim)
     if built.comp is not None:
         lines = [line.replace("__", ".", 1) for line in lines]
-    print("\n".join(lines))
+    if args.json:
+        pairs = (line.split(" = ", 1) for line in lines)
+        print(json.dumps({name: float(value) for name, value in pairs}, indent=2))
+    else:
+        print("\n".join(lines))
     return 0
 
 
@@ -299,7 +447,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             workers=args.workers,
             chunk_size=args.chunk_size,
-            progress=not args.no_progress,
+            progress=not args.no_progress and not args.quiet and not args.json and sys.stderr.isatty(),
         )
     except KeyboardInterrupt:
         print(
@@ -307,110 +455,227 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    print_robustness(result)
+    if args.json:
+        print(json.dumps(result.summary, indent=2))
+    elif not args.quiet:
+        print_robustness(result)
     return 0
 
 
-def cmd_models(_: argparse.Namespace) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     """List the model ids."""
-    print("\n".join(paths.model_ids()))
+    if args.json:
+        print(json.dumps(paths.model_ids()))
+    else:
+        print("\n".join(paths.model_ids()))
     return 0
+
+
+#: Distributions whose versions `bcsignal --version` reports, with the names it shows.
+TOOL_DISTRIBUTIONS = (
+    ("libroadrunner", "libroadrunner"),
+    ("python-libsbml", "libsbml"),
+    ("antimony", "antimony"),
+    ("python-copasi", "COPASI"),
+)
+
+
+def version_text() -> str:
+    """Return the versions of bcsignal and of the installed simulators, read from package metadata."""
+    parts = [f"bcsignal {bcsignal.__version__}"]
+    for distribution, shown in TOOL_DISTRIBUTIONS:
+        try:
+            parts.append(f"{shown} {metadata.version(distribution)}")
+        except metadata.PackageNotFoundError:
+            if shown != "COPASI":  # optional: the exchange extra
+                parts.append(f"{shown} not installed")
+    return "\n".join(parts)
+
+
+class _Version(argparse.Action):
+    """Print the versions on one line each and exit (argparse's own action re-wraps the text)."""
+
+    def __call__(
+        self, p: argparse.ArgumentParser, ns: argparse.Namespace, values: object, option: str | None = None
+    ) -> None:
+        print(version_text())
+        p.exit()
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Show every argument's default after its help: ``(default: 0.3)``, ``(default: off)`` for a flag.
+
+    An argument whose default is not a plain value (None, an empty list) says what it defaults to in its
+    own help text, as ``(default: ...)``.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.required or action.default is argparse.SUPPRESS:
+            return text
+        if action.default is None or action.default == []:
+            return text
+        if action.default is False and action.nargs == 0:
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
 
 
 def parser() -> argparse.ArgumentParser:
-    """Return the argument parser."""
+    """Return the argument parser: every argument has help text that shows its default."""
     p = argparse.ArgumentParser(
-        prog="bcsignal", description="Curated SBML models of breast-cancer signalling."
+        prog="bcsignal",
+        description="Curated SBML models of breast-cancer signalling.",
+        formatter_class=HelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="Antimony sources -> sbml/*.xml")
-    b.add_argument("models", nargs="*", help="model ids (default: all)")
+    p.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="show the versions of bcsignal and its simulators, and exit",
+    )
+    sub = p.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do; `bcsignal COMMAND --help` lists its arguments and their defaults",
+    )
+
+    def command(name: str, summary: str, *, quiet: bool = True, json_help: str | None = None) -> Any:
+        made = sub.add_parser(name, help=summary, description=summary, formatter_class=HelpFormatter)
+        if quiet:
+            made.add_argument(
+                "-q", "--quiet", action="store_true", help="print only errors and the final verdict"
+            )
+        if json_help:
+            made.add_argument("--json", action="store_true", help=json_help)
+        return made
+
+    models_help = "model ids (default: every shipped model)"
+    b = command("build", "Antimony sources -> sbml/*.xml")
+    b.add_argument("models", nargs="*", help=models_help)
     b.add_argument(
         "--check", action="store_true", help="rebuild in a temporary folder and compare with sbml/"
     )
+    b.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the SBML into DIR (default: the checkout's sbml/; required from an installed package)",
+    )
     b.set_defaults(func=cmd_build)
-    v = sub.add_parser("validate", help="libsbml consistency and bcsignal's checks of SBML or Antimony files")
+    v = command(
+        "validate",
+        "libsbml consistency and bcsignal's checks of SBML or Antimony files",
+        json_help="print the reports as JSON on stdout",
+    )
     v.add_argument("files", nargs="*", help="SBML or Antimony files (default: every shipped model)")
     v.add_argument("--strict", action="store_true", help="treat warnings as failures")
     v.add_argument(
         "--annotations", action="store_true", help="also require BioModels-grade annotations in a user's file"
     )
     v.set_defaults(func=cmd_validate)
-    c = sub.add_parser("check", help="simulate and evaluate every claim")
-    c.add_argument("models", nargs="*", help="model ids (default: all)")
-    c.add_argument("--model", metavar="MODEL_OR_FILE", help="a model id or a user's SBML/Antimony file")
-    c.add_argument("--claims", metavar="FILE", help="a claims file to check against the model")
-    c.add_argument("--strict", action="store_true", help="a user's model must pass with no warning")
-    c.add_argument("--results", metavar="FILE", help="write machine-readable results (JSON)")
-    c.set_defaults(func=cmd_check)
-    for name, func, summary, option, option_help in (
-        (
-            "export",
-            cmd_export,
-            "write build/omex/<model>.omex (SBML + SED-ML + metadata)",
-            "--out",
-            "folder for the archives (default: build/omex)",
-        ),
-        (
-            "crosscheck",
-            cmd_crosscheck,
-            "compare libroadrunner and COPASI on every claimed experiment",
-            "--results",
-            "write machine-readable results (JSON)",
-        ),
-        (
-            "report",
-            cmd_report,
-            "write the curation report, build/report/index.html",
-            "--out",
-            "folder for the site (default: build/report)",
-        ),
-    ):
-        command = sub.add_parser(name, help=summary)
-        command.add_argument("models", nargs="*", help="model ids (default: all)")
-        command.add_argument(option, metavar="FILE" if option == "--results" else "DIR", help=option_help)
-        command.set_defaults(func=func)
-        if name == "report":
-            command.add_argument(
-                "--no-crosscheck", action="store_true", help="leave out the COPASI comparison"
-            )
-    r = sub.add_parser(
-        "simulate", help="simulate a model (id or file) with CVODE and write a CSV time course"
+    c = command(
+        "check",
+        "simulate and evaluate every claim",
+        json_help="print the results as JSON on stdout (what --results writes) instead of the table",
     )
+    c.add_argument("models", nargs="*", help=models_help)
+    c.add_argument(
+        "--model",
+        metavar="MODEL_OR_FILE",
+        help="a model id or a user's SBML/Antimony file (default: the models named as arguments)",
+    )
+    c.add_argument(
+        "--claims",
+        metavar="FILE",
+        help="a claims file to check against the model (default: a shipped model's own claims)",
+    )
+    c.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail unless every claim that is not a definition is certified by its mechanism "
+        "(and a user's model must pass with no warning)",
+    )
+    c.add_argument(
+        "--results", metavar="FILE", help="write machine-readable results (JSON) (default: none written)"
+    )
+    c.set_defaults(func=cmd_check)
+    e = command("export", "write build/omex/<model>.omex (SBML + SED-ML + metadata)")
+    e.add_argument("models", nargs="*", help=models_help)
+    e.add_argument("--out", metavar="DIR", help="folder for the archives (default: build/omex)")
+    e.set_defaults(func=cmd_export)
+    x = command(
+        "crosscheck",
+        "compare libroadrunner and COPASI on every claimed experiment",
+        json_help="print the comparison as JSON on stdout instead of the table",
+    )
+    x.add_argument("models", nargs="*", help=models_help)
+    x.add_argument(
+        "--results", metavar="FILE", help="write machine-readable results (JSON) (default: none written)"
+    )
+    x.set_defaults(func=cmd_crosscheck)
+    rep = command("report", "write the curation report, build/report/index.html")
+    rep.add_argument("models", nargs="*", help=models_help)
+    rep.add_argument("--out", metavar="DIR", help="folder for the site (default: build/report)")
+    rep.add_argument("--no-crosscheck", action="store_true", help="leave out the COPASI comparison")
+    rep.set_defaults(func=cmd_report)
+    r = command("simulate", "simulate a model (id or file) with CVODE and write a CSV time course")
     r.add_argument("model", metavar="MODEL_OR_FILE", help="a model id or a user's SBML/Antimony file")
     r.add_argument("--until", required=True, metavar="T", help="end time (model time units, minutes here)")
     r.add_argument("--points", required=True, metavar="N", help=f"output points, 2 to {MAX_POINTS}")
+    r.add_argument("--start", type=float, default=0.0, metavar="T0", help="start time of the output")
     r.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="ID=VALUE",
-        help="set a constant parameter, a species' initial concentration or a compartment size",
+        help="set a constant parameter, a species' initial concentration or a compartment size; "
+        "repeat for more (default: the model's values)",
+    )
+    r.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a column to write: a libroadrunner selection such as time, S, [S] or a parameter; repeat "
+        "for more (default: time, every species' concentration, every rule variable)",
     )
     r.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    r.add_argument(
+        "--precision", type=int, default=CSV_PRECISION, metavar="DIGITS", help="significant digits per value"
+    )
     r.add_argument("--integrator", default=INTEGRATOR, help="only cvode is offered")
     r.add_argument("--strict", action="store_true", help="a user's model must pass with no warning")
     r.set_defaults(func=cmd_simulate)
-    s = sub.add_parser("steady-state", help="print a model's unperturbed steady state as Antimony")
-    s.add_argument("model")
+    s = command(
+        "steady-state",
+        "print a model's unperturbed steady state as Antimony",
+        quiet=False,
+        json_help="print {id: value} as JSON instead of Antimony lines",
+    )
+    s.add_argument("model", help="a shipped model id")
     s.set_defaults(func=cmd_steady_state)
-    mm = sub.add_parser("merge-map", help="show a composite's merge map")
+    mm = command("merge-map", "show a composite's merge map", quiet=False)
     mm.add_argument("model", nargs="?", help="composite model id (default: the first composite)")
     mm.set_defaults(func=cmd_merge_map)
-    r = sub.add_parser(
+    r = command(
         "robustness",
-        help="how robustly each claim holds when the kinetic parameters are sampled (local or Dask)",
+        "how robustly each claim holds when the kinetic parameters are sampled (local or Dask)",
+        json_help="print the summary as JSON on stdout instead of the table",
     )
-    r.add_argument("model")
+    r.add_argument("model", help="a shipped model id")
     r.add_argument("--samples", type=int, default=robustness.DEFAULT_SAMPLES, help="number of samples")
     r.add_argument(
         "--sigma",
         type=float,
         default=robustness.DEFAULT_SIGMA,
-        help="standard deviation of each log-parameter (default %(default)s)",
+        help="standard deviation of each log-parameter",
     )
     r.add_argument("--seed", type=int, default=robustness.DEFAULT_SEED, help="seed of the sample generator")
-    r.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, tcp://host:port")
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing Dask scheduler, tcp://host:port (default: none; a local cluster or this process)",
+    )
     r.add_argument(
         "--workers",
         type=int,
@@ -418,17 +683,38 @@ def parser() -> argparse.ArgumentParser:
         f"the default for at most {robustness.IN_PROCESS_MAX_SAMPLES} samples)",
     )
     r.add_argument(
-        "--out", metavar="DIR", help="output folder (default build/robustness/MODEL); reused to resume"
+        "--out", metavar="DIR", help="output folder (default: build/robustness/MODEL); reused to resume"
     )
     r.add_argument(
-        "--fix", action="append", default=[], metavar="PARAM", help="hold a parameter at its value"
+        "--fix",
+        action="append",
+        default=[],
+        metavar="PARAM",
+        help="hold a parameter at its value; repeat for more (default: none held beyond knobs and units)",
     )
     r.add_argument("--chunk-size", type=int, help="samples per task (default: automatic)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     r.set_defaults(func=cmd_robustness)
-    m = sub.add_parser("models", help="list the model ids")
+    m = command("models", "list the model ids", quiet=False, json_help="print the ids as a JSON list")
     m.set_defaults(func=cmd_models)
     return p
+
+
+#: Modules of optional extras each command needs, checked before it starts (one line if one is missing).
+COMMAND_NEEDS: dict[str, tuple[str, ...]] = {
+    "export": ("libsedml",),
+    "crosscheck": ("COPASI",),
+    "report": ("matplotlib", "COPASI"),
+    "robustness": ("tqdm",),
+}
+
+
+def needed_modules(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the optional modules a parsed command needs (the report needs COPASI for its cross-check)."""
+    needs = COMMAND_NEEDS.get(args.command, ())
+    if args.command == "report" and args.no_crosscheck:
+        needs = tuple(m for m in needs if m != "COPASI")
+    return needs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,6 +723,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BcsignalWarning)
         try:
+            for module in needed_modules(args):
+                require(module, f"`bcsignal {args.command}`")
             code: int = args.func(args)
         except BcsignalError as exc:
             code = EXIT_ERROR

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import missing
 
 #: COPASI's default deterministic method (LSODA) is used with these tolerances unless told otherwise.
 RELATIVE_TOLERANCE = 1e-10
@@ -36,8 +37,8 @@ def _copasi() -> Any:
     ctype = locale.setlocale(locale.LC_CTYPE)
     try:
         import COPASI
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise BcsignalError("python-copasi is not installed", tool="COPASI") from exc
+    except ImportError:
+        raise missing("COPASI", "the COPASI simulator") from None
     finally:
         locale.setlocale(locale.LC_CTYPE, ctype)
     return COPASI

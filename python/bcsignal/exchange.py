@@ -37,7 +37,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import libsbml
-import libsedml
 import numpy as np
 
 from bcsignal import paths
@@ -53,6 +52,7 @@ from bcsignal.claims import (
 )
 from bcsignal.copasi import CopasiModel
 from bcsignal.errors import BcsignalError, excerpt
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes
 from bcsignal.isolate import run_isolated, stage
 from bcsignal.limits import (
@@ -72,6 +72,8 @@ from bcsignal.simulate import (
     Trajectory,
     new_simulator,
 )
+
+libsedml = require("libsedml", "SED-ML and OMEX exchange")
 
 #: SED-ML level and version written.
 SEDML_LEVEL, SEDML_VERSION = 1, 4
@@ -694,7 +696,7 @@ def _generator_map(doc: Any) -> dict[str, tuple[str, str]]:
 
 def _tellurium_data(archive: str) -> dict[str, np.ndarray]:
     """In a child: run an archive with tellurium and return every data generator's values."""
-    import tellurium  # large; imported only here
+    tellurium = require("tellurium", "running an archive in tellurium")  # large; imported only here
 
     stage("tellurium", "running the archive")
     with tempfile.TemporaryDirectory(prefix="bcsignal-tellurium-") as tmp, warnings.catch_warnings():

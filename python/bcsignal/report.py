@@ -15,7 +15,7 @@ from typing import Any
 import libsbml
 import numpy as np
 
-from bcsignal import __version__, compose, paths
+from bcsignal import __version__, certify, compose, paths
 from bcsignal.annotate import Provenance, citation_text, read_provenance
 from bcsignal.claims import (
     Claim,
@@ -31,6 +31,7 @@ from bcsignal.claims import (
 )
 from bcsignal.crosscheck import ModelCheck, check_model
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes, atomic_write_text, staged_folder
 from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
@@ -112,6 +113,15 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
     trajectories = simulate_experiments(claims, sim)
     results = [evaluate(c, trajectories, model_id) for c in claims.claims]
     papers = [suite for suite in suites(claims) if suite is not claims]
+    paper_results = check_suites(model_id, papers, sim) if papers else []
+    certify.certify(
+        model_id,
+        [*papers, claims],
+        [*paper_results, *results],
+        sbml,
+        origin=path,
+        comp=certify.composite_document(model_id),
+    )
     return ModelSection(
         model_id=model_id,
         claims=claims,
@@ -122,7 +132,7 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
         crosscheck=check_model(model_id, sbml, claims, origin=path) if with_crosscheck else None,
         sbml=sbml,
         robustness=read_robustness(model_id),
-        paper_results=check_suites(model_id, papers, sim) if papers else [],
+        paper_results=paper_results,
     )
 
 
@@ -253,15 +263,15 @@ def _unit(readout: str) -> str:
     return "score" if unit == "dimensionless" else unit
 
 
-def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
-    """Return an SVG plot of each readout of a claim over time in each of its experiments."""
-    import matplotlib
+def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> Any:
+    """Return the matplotlib Figure of a claim: each readout over time in each of its experiments.
 
-    matplotlib.use("Agg")
+    It is the figure the report shows (`claim_plot` saves it as SVG); ``bcsignal.claim(...).plot()``
+    returns it in a notebook.
+    """
+    require("matplotlib", "a claim's plot")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["svg.hashsalt"] = "bcsignal"
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, rendered by the browser
     roles = _roles(claim)
     rows = len(claim.readouts)
     fig, axes = plt.subplots(rows, 1, figsize=(7.0, 2.6 * rows + 0.6), sharex=True, squeeze=False)
@@ -289,10 +299,33 @@ def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Tra
     fig.subplots_adjust(
         left=0.12, right=0.97, top=1 - 0.45 / fig.get_figheight(), bottom=0.55 / fig.get_figheight()
     )
+    return fig
+
+
+def _svg(figure: Any) -> bytes:
+    """Return a figure as deterministic SVG and close it."""
+    import matplotlib.pyplot as plt
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(figure)
     return buffer.getvalue()
+
+
+def _svg_backend() -> None:
+    """Draw off-screen, with deterministic SVG ids and text kept as text."""
+    matplotlib = require("matplotlib", "the report's plots")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "bcsignal"
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller files, rendered by the browser
+
+
+def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Trajectory]) -> bytes:
+    """Return an SVG plot of each readout of a claim over time in each of its experiments."""
+    _svg_backend()
+    return _svg(claim_figure(claim, result, trajectories))
 
 
 def robustness_summary_path(model_id: str) -> Path:
@@ -300,15 +333,11 @@ def robustness_summary_path(model_id: str) -> Path:
     return paths.build_dir() / "robustness" / model_id / "summary.json"
 
 
-def robustness_plot(summary: Mapping[str, Any]) -> bytes:
-    """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def robustness_figure(summary: Mapping[str, Any]) -> Any:
+    """Return the matplotlib Figure of a robustness summary: per claim the fraction holding (95 % CI)."""
+    require("matplotlib", "a robustness plot")
     import matplotlib.pyplot as plt
 
-    plt.rcParams["svg.hashsalt"] = "bcsignal"
-    plt.rcParams["svg.fonttype"] = "none"
     names = [*summary["claims"], "all claims"]
     entries = [*(summary["claims"][n]["holds"] for n in summary["claims"]), summary["all_claims_hold"]]
     fractions = [e["fraction"] if e["fraction"] is not None else 0.0 for e in entries]
@@ -326,10 +355,13 @@ def robustness_plot(summary: Mapping[str, Any]) -> bytes:
     )
     ax.grid(True, axis="x", lw=0.3, alpha=0.6)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig
+
+
+def robustness_plot(summary: Mapping[str, Any]) -> bytes:
+    """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
+    _svg_backend()
+    return _svg(robustness_figure(summary))
 
 
 def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
@@ -398,13 +430,37 @@ def _paper_html(section: ModelSection) -> str:
     return "\n".join(html)
 
 
+def _certificate_html(result: ClaimResult, fractions: Mapping[str, float]) -> str:
+    """Return a claim's certificate: its status, each cut's verdict and margin, its robustness."""
+    certificate = result.certificate
+    if certificate is None:
+        return ""
+    good = certificate.status in (certify.CERTIFIED, certify.DEFINITION)
+    parts = [_status(good, escape(certificate.status), escape(certificate.status))]
+    for cut in certificate.cuts:
+        shown = _fmt(cut.margin) if cut.margin is not None else escape(str(cut.problem))
+        parts.append(f"<br><span class=small>{escape(cut.cut.label)}: {escape(cut.verdict)} ({shown})</span>")
+    if result.claim.mechanism_note:
+        parts.append(f"<br><span class=small>mechanism: “{escape(result.claim.mechanism_note)}”</span>")
+    if result.claim.sufficiency:
+        alone = ", ".join(result.claim.sufficiency["alone"])
+        parts.append(f"<br><span class=small>sufficient alone: {escape(alone)}</span>")
+    fraction = fractions.get(certify.robustness_name(result))
+    if fraction is not None:
+        parts.append(f"<br><span class=small>robustness: holds in {fraction:.0%} of samples</span>")
+    return "".join(parts)
+
+
 def _claims_html(section: ModelSection) -> str:
     mid = section.model_id
     passed = sum(r.passed for r in section.results)
+    fractions = certify.robustness_fractions(section.robustness)
+    statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
+    counted = "; ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
     rows = [
-        f"<p>{passed} of {len(section.results)} claims hold.</p>",
+        f"<p>{passed} of {len(section.results)} claims hold. Certificates: {escape(counted)}.</p>",
         "<table><thead><tr><th>claim</th><th>statement</th><th>source</th><th>expected</th>"
-        "<th>observed</th><th>margin</th><th>result</th></tr></thead><tbody>",
+        "<th>observed</th><th>margin</th><th>result</th><th>certificate</th></tr></thead><tbody>",
     ]
     for result in section.results:
         claim = result.claim
@@ -424,7 +480,7 @@ def _claims_html(section: ModelSection) -> str:
             f'<tr id="{anchor}"><td><a href="#plot-{anchor}">'
             f"{escape(claim.id)}</a>{badge}</td><td>{escape(claim.statement)}</td><td>{source}</td>"
             f'<td>{expected}</td><td>{observed}</td><td class="num">{_fmt(result.margin)}</td>'
-            f"<td>{_status(result.passed)}</td></tr>"
+            f"<td>{_status(result.passed)}</td><td>{_certificate_html(result, fractions)}</td></tr>"
         )
     rows.append("</tbody></table>")
     if section.paper_results:
@@ -432,14 +488,15 @@ def _claims_html(section: ModelSection) -> str:
         rows += [
             f"<p>The papers' own claims, run against this composite: {held} of "
             f"{len(section.paper_results)} hold (or are excused with a reason).</p>",
-            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th></tr>"
-            "</thead><tbody>",
+            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th>"
+            "<th>certificate</th></tr></thead><tbody>",
         ]
         for result in section.paper_results:
             verdict = _status(result.passed) if not result.excused else _status(False, no="excused")
             rows.append(
                 f"<tr><td>{escape(result.test_id)}</td><td>{escape(result.claim.statement)}</td>"
-                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td></tr>'
+                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td>'
+                f"<td>{_certificate_html(result, fractions)}</td></tr>"
             )
         rows.append("</tbody></table>")
     return "\n".join(rows)

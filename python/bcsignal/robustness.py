@@ -26,8 +26,10 @@ import numpy as np
 from bcsignal import __version__, paths
 from bcsignal.claims import ClaimsFile, check_suites, json_number, load_claims, parse_claims, suites
 from bcsignal.errors import BcsignalError
+from bcsignal.extras import require
 from bcsignal.files import atomic_open, atomic_write_text
 from bcsignal.limits import MAX_SAMPLES, MAX_SIGMA
+from bcsignal.progress import Activity
 from bcsignal.simulate import Simulator, cached_simulator
 from bcsignal.validate import read_document
 
@@ -331,7 +333,9 @@ def _prepare(out: Path, study: Study) -> None:
                 )
         return
     if (out / CHUNKS).is_dir() and any((out / CHUNKS).iterdir()):
-        raise BcsignalError(f"{out / CHUNKS} has files but no {MANIFEST}; use another --out", file=out)
+        raise BcsignalError(
+            f"{out / CHUNKS} has files but no {MANIFEST}; use another output folder", file=out
+        )
     payload = {
         **wanted,
         "bcsignal": __version__,
@@ -419,7 +423,9 @@ def _merge(out: Path, study: Study, samples: int) -> Table:
             with path.open(encoding="utf-8", newline="") as chunk:
                 reader = csv.reader(chunk)
                 if next(reader, None) != header:
-                    raise BcsignalError("unexpected columns in a chunk file; use another --out", file=path)
+                    raise BcsignalError(
+                        "unexpected columns in a chunk file; use another output folder", file=path
+                    )
                 for cells in reader:
                     i = int(cells[0])
                     if i >= samples or seen[i]:
@@ -696,7 +702,9 @@ def run(
     if workers is not None and workers < 0:
         raise BcsignalError(f"the number of workers cannot be negative, got {workers}")
     if scheduler is not None and workers is not None:
-        raise BcsignalError("--workers sizes a local cluster; with --scheduler the cluster has its own")
+        raise BcsignalError(
+            "a number of workers sizes a local cluster; a scheduler's cluster has its own: give one, not both"
+        )
     if chunk_size is not None and chunk_size < 1:
         raise BcsignalError(f"the chunk size must be at least 1, got {chunk_size}")
     out = Path(out)
@@ -738,14 +746,15 @@ def _with_dask(
     progress: bool,
 ) -> tuple[str, float]:
     """Evaluate on a local cluster or a scheduler; return how it ran and the evaluation's seconds."""
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", "a robustness study on a Dask cluster")
 
     cluster = None
     try:
         if scheduler is None:
             n = workers or local_workers()
-            with _sigint_ignored():  # Ctrl-C stops this process, which then stops the workers quietly
-                cluster = LocalCluster(
+            starting = Activity(f"starting a local Dask cluster of {n} worker processes", enabled=progress)
+            with starting, _sigint_ignored():  # Ctrl-C stops this process, which then stops the workers
+                cluster = distributed.LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
@@ -753,11 +762,12 @@ def _with_dask(
                     dashboard_address="127.0.0.1:0",  # loopback, any free port (no fixed 8787)
                     silence_logs=logging.ERROR,
                 )
-            client = Client(cluster)
+            client = distributed.Client(cluster)
             executor = f"on a local Dask cluster of {n} worker process{'es' if n > 1 else ''}"
         else:
             try:
-                client = Client(scheduler, timeout=30)
+                with Activity(f"connecting to the Dask scheduler {scheduler}", enabled=progress):
+                    client = distributed.Client(scheduler, timeout=30)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise BcsignalError(
                     f"cannot connect to the Dask scheduler {scheduler}: {exc}", tool="dask"
@@ -785,7 +795,7 @@ def _drive(
     client: Client | None,
 ) -> float:
     """Send the samples out in chunks and write each chunk as it completes; return the seconds taken."""
-    from tqdm import tqdm
+    tqdm = require("tqdm", "a robustness study").tqdm
 
     began = time.perf_counter()
     size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(todo) / (slots * TASKS_PER_SLOT))))

@@ -330,15 +330,101 @@ def screen_antimony(
 
 
 # -- YAML -----------------------------------------------------------------------------------------
-def screen_yaml(text: str, origin: str | Path = "<string>") -> None:
-    """Reject YAML that is too large, nests too deep, has too many nodes or uses aliases.
+#: Tags a claims file may carry: YAML's own core types (anything else, e.g. !!python/object, is refused).
+_YAML_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+#: A line's leading block-sequence dashes ("- - x") and the column where its content starts.
+_YAML_DASHES = re.compile(r"(?:-(?:[ \t]+|$))+")
+#: A block-scalar header (| or >, with optional indicators) closing a line.
+_YAML_BLOCK_SCALAR = re.compile(r"[|>][0-9+-]*[ \t]*(?:#.*)?$")
 
-    Aliases are refused outright: a few lines of nested aliases ("billion laughs") expand into an
-    exponential structure once loaded. The check reads the event stream, which does not recurse.
+
+def _yaml_depth(text: str, origin: str | Path, limit: int) -> None:
+    """Reject YAML nested deeper than `limit`, from the text alone, before any YAML library reads it.
+
+    The estimate is an upper bound of the real nesting, so that no library limit (LibYAML refuses deep
+    documents with a message of its own) is ever reached first: block levels are kept on a stack of
+    (column, kind) as the indentation opens and closes them, flow brackets outside quotes and comments
+    are counted, and block-scalar bodies are skipped.
+    """
+    stack: list[tuple[int, str]] = []
+    flow = 0
+    quote = ""
+    scalar_indent: int | None = None  # inside a block scalar: the indentation of its parent line
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" ")
+        column = len(line) - len(stripped)
+        if scalar_indent is not None:
+            if not stripped.strip() or column > scalar_indent:
+                continue
+            scalar_indent = None
+        if not quote and flow == 0 and stripped and not stripped.startswith("#"):
+            dashes = _YAML_DASHES.match(stripped)
+            levels: list[tuple[int, str]] = []
+            at = column
+            if dashes:
+                levels = [(column + m.start(), "seq") for m in re.finditer("-", stripped[: dashes.end()])]
+                at = column + dashes.end()
+            rest = line[at:]
+            if re.match(r"(?:[^\s#'\"{\[][^#]*?|'[^']*'|\"[^\"]*\")[ \t]*:(?:[ \t]|$)", rest):
+                levels.append((at, "map"))
+            if levels:
+                first = levels[0]
+                # a key closes the deeper levels and an indentless sequence at its column; a dash at a
+                # key's column opens an indentless sequence under it
+                while stack and (
+                    stack[-1][0] > first[0]
+                    or (stack[-1][0] == first[0] and stack[-1][1] == "seq" != first[1])
+                ):
+                    stack.pop()
+                if stack and stack[-1] == first:
+                    stack.pop()
+                stack.extend(levels)
+        i = 0
+        while i < len(line):
+            char = line[i]
+            if quote:
+                if char == "\\" and quote == '"':
+                    i += 1
+                elif char == quote:
+                    if quote == "'" and line[i + 1 : i + 2] == "'":
+                        i += 1
+                    else:
+                        quote = ""
+            elif char in "'\"" and (i == 0 or line[i - 1] in " \t[{,:-"):
+                quote = char
+            elif char == "#" and (i == 0 or line[i - 1] in " \t"):
+                break
+            elif char in "[{":
+                flow += 1
+            elif char in "]}":
+                flow = max(0, flow - 1)
+            if len(stack) + flow > limit:
+                raise BcsignalError(
+                    f"YAML nests deeper than {limit} levels", file=origin, line=number, tool="screen"
+                )
+            i += 1
+        if len(stack) + flow > limit:
+            raise BcsignalError(
+                f"YAML nests deeper than {limit} levels", file=origin, line=number, tool="screen"
+            )
+        if not quote and flow == 0 and _YAML_BLOCK_SCALAR.search(line.split(" #")[0].rstrip() or "x"):
+            scalar_indent = column
+
+
+def screen_yaml(text: str, origin: str | Path = "<string>") -> None:
+    """Reject YAML that is too large, nests too deep, has too many nodes, uses aliases or foreign tags.
+
+    Each limit is checked by bcsignal before the YAML library could apply a limit of its own: size and
+    nesting on the text itself; aliases ("billion laughs": a few lines of nested aliases expand into an
+    exponential structure once loaded), tags and the node count on the event stream, which does not
+    recurse and builds nothing.
     """
     size = len(encode(text, origin))
     if size > MAX_YAML_BYTES:
         raise _too_large(size, MAX_YAML_BYTES, origin, setting=False)
+    _yaml_depth(text, origin, MAX_YAML_DEPTH)
     depth = 0
     nodes = 0
 
@@ -354,6 +440,10 @@ def screen_yaml(text: str, origin: str | Path = "<string>") -> None:
                 nodes += 1
                 if nodes > MAX_YAML_NODES:
                     raise fail(f"YAML document has more than {MAX_YAML_NODES} nodes", event)
+                tag = getattr(event, "tag", None)
+                if tag is not None and tag not in _YAML_CORE_TAGS and tag not in ("!", "?"):
+                    shown = tag if len(tag) <= 60 else tag[:57] + "..."
+                    raise fail(f"YAML tag {shown} is not accepted (only plain data)", event)
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_YAML_DEPTH:

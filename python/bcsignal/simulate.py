@@ -6,7 +6,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -73,15 +73,24 @@ def configure(rr: roadrunner.RoadRunner) -> roadrunner.RoadRunner:
     return rr
 
 
-def load_sbml_text(sbml: str, *, origin: str | Path = "<string>") -> roadrunner.RoadRunner:
-    """Compile SBML text (never a path or URL) into a configured RoadRunner."""
+def load_sbml_text(
+    sbml: str,
+    *,
+    origin: str | Path = "<string>",
+    runner: Callable[[str], roadrunner.RoadRunner] = roadrunner.RoadRunner,
+) -> roadrunner.RoadRunner:
+    """Compile SBML text (never a path or URL) into a configured RoadRunner.
+
+    `runner` is the class to compile with: RoadRunner, or a subclass such as tellurium's
+    ExtendedRoadRunner.
+    """
     if not sbml.lstrip().startswith("<"):
         raise BcsignalError("expected SBML text, got something that is not XML", file=origin)
     screen_text(sbml, origin)
     quiet_native_logging()
     configure_jit()
     try:
-        rr = roadrunner.RoadRunner(sbml)
+        rr = runner(sbml)
     except Exception as exc:  # libroadrunner raises bare RuntimeErrors
         raise BcsignalError(
             native_message(str(exc)) or "could not load the model", file=origin, tool="libroadrunner"
@@ -89,9 +98,11 @@ def load_sbml_text(sbml: str, *, origin: str | Path = "<string>") -> roadrunner.
     return configure(rr)
 
 
-def load_sbml_file(path: Path) -> roadrunner.RoadRunner:
-    """Compile an SBML file into a configured RoadRunner."""
-    return load_sbml_text(read_screened(Path(path)), origin=path)
+def load_sbml_file(
+    path: Path, *, runner: Callable[[str], roadrunner.RoadRunner] = roadrunner.RoadRunner
+) -> roadrunner.RoadRunner:
+    """Compile an SBML file into a configured RoadRunner (or a subclass, see `load_sbml_text`)."""
+    return load_sbml_text(read_screened(Path(path)), origin=path, runner=runner)
 
 
 @dataclass
@@ -271,8 +282,10 @@ class Simulator:
         self._model.setGlobalParameterValues(self._index, values)
 
     def _restore_initial(self, knobs: Mapping[str, float]) -> None:
-        # knobs first, then reset: libroadrunner evaluates initial assignments at reset() (and
-        # reset() keeps global parameters), so an initial value computed from a knob sees the knob
+        # parameters first, then reset: initial assignments are evaluated at reset, with the values
+        # in place (a knob, an override or a mechanism cut they depend on)
+        self._apply(knobs)
+        self.rr.reset()
         self._apply(knobs)
         self.rr.reset()
         self._model.setTime(0.0)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import roadrunner
+from roadrunner._roadrunner import NamedArray
 
 from bcsignal.errors import BcsignalError
 from bcsignal.limits import MAX_POINTS, MAX_VALUES
@@ -17,6 +18,8 @@ from bcsignal.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, configure
 
 #: The only integrator bcsignal runs: the fixed-step ones return silent garbage on stiff models.
 INTEGRATOR = "cvode"
+#: Significant digits of the values `bcsignal simulate` writes (17 would print every binary digit).
+CSV_PRECISION = 10
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$")
 
 
@@ -41,35 +44,58 @@ def parse_assignment(text: str) -> tuple[str, float]:
     return match.group(1), number(match.group(2), f"--set {match.group(1)}")
 
 
+def value_name(key: str) -> str:
+    """Return how an error names one entry of the `values` argument: ``values['k']``."""
+    return f"values[{key!r}]"
+
+
 @dataclass(frozen=True)
 class Request:
-    """A time course from 0 to `until` with `points` evenly spaced outputs, after setting some values.
+    """A time course from `start` to `until` with `points` evenly spaced outputs, after setting some values.
 
     `values` sets constant global parameters, species initial concentrations or compartment sizes;
-    initial assignments that depend on them are evaluated again.
+    initial assignments that depend on them are evaluated again. The state at `start` is the model's
+    initial state (as in ``RoadRunner.simulate(start, until, points)``). `selections` are libroadrunner
+    selections (``"time"``, ``"S"``, ``"[S]"``, a parameter id, ...); None selects time, every floating
+    species as a concentration and every variable defined by a rule.
+
+    Errors name the arguments as the Python API calls them (``until``, ``values['k']``); the command
+    line translates them into its flags.
     """
 
     until: float
     points: int
     values: Mapping[str, float] = field(default_factory=dict)
     integrator: str = INTEGRATOR
+    start: float = 0.0
+    selections: tuple[str, ...] | None = None
 
     def checked(self) -> Request:
         """Return the request with its numbers checked against bcsignal's caps, or raise."""
-        until = number(self.until, "--until (end time)")
-        if until <= 0:
-            raise BcsignalError(f"--until must be > 0, got {self.until!r}")
+        start = number(self.start, "start (start time)")
+        until = number(self.until, "until (end time)")
+        if until <= start:
+            raise BcsignalError(f"until must be after start ({start:g}), got {self.until!r}")
         if isinstance(self.points, bool) or not isinstance(self.points, int):
-            raise BcsignalError(f"--points must be an integer, got {self.points!r}")
+            raise BcsignalError(f"points must be an integer, got {self.points!r}")
         if not 2 <= self.points <= MAX_POINTS:
-            raise BcsignalError(f"--points must be between 2 and {MAX_POINTS}, got {self.points}")
+            raise BcsignalError(f"points must be between 2 and {MAX_POINTS}, got {self.points}")
         if self.integrator.lower() != INTEGRATOR:
             raise BcsignalError(
                 f"integrator {self.integrator!r} is not offered: bcsignal simulates with CVODE only "
                 "(fixed-step integrators give silent garbage on stiff models)"
             )
-        values = {str(k): number(v, f"--set {k}") for k, v in self.values.items()}
-        return Request(until=until, points=self.points, values=values)
+        values = {str(k): number(v, value_name(str(k))) for k, v in self.values.items()}
+        selections = self.selections
+        if selections is not None:
+            if isinstance(selections, str) or not all(isinstance(x, str) and x for x in selections):
+                raise BcsignalError(
+                    f"selections must be a list of ids such as ['time', 'S'], got {selections!r}"
+                )
+            if not selections:
+                raise BcsignalError("selections is empty: name at least one id, e.g. ['time', 'S']")
+            selections = tuple(selections)
+        return Request(until=until, points=self.points, values=values, start=start, selections=selections)
 
 
 @dataclass
@@ -86,12 +112,21 @@ class TimeCourse:
         except ValueError:
             raise BcsignalError(f"no column {name!r}; columns: {', '.join(self.columns)}") from None
 
-    def to_csv(self) -> str:
-        """Return CSV text: a header of ids, then one row per time point, full precision."""
+    def to_csv(self, precision: int = CSV_PRECISION) -> str:
+        """Return CSV text: a header of ids, then one row per time point, `precision` significant digits."""
+        if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
+            raise BcsignalError(f"precision must be a whole number from 1 to 17, got {precision!r}")
         out = io.StringIO()
         out.write(",".join(self.columns) + "\n")
-        np.savetxt(out, self.data, delimiter=",", fmt="%.17g")
+        np.savetxt(out, self.data, delimiter=",", fmt=f"%.{precision}g")
         return out.getvalue()
+
+    def named_array(self) -> NamedArray:
+        """Return the values as libroadrunner's NamedArray (what ``RoadRunner.simulate`` returns)."""
+        array = NamedArray(self.data.shape)
+        array[:] = self.data
+        array.colnames = list(self.columns)
+        return array
 
 
 def _apply(rr: roadrunner.RoadRunner, values: Mapping[str, float], origin: str) -> None:
@@ -103,26 +138,29 @@ def _apply(rr: roadrunner.RoadRunner, values: Mapping[str, float], origin: str) 
     for key, value in values.items():
         if key in species:
             if value < 0:
-                raise BcsignalError(f"--set {key}: a concentration must be >= 0, got {value:g}", file=origin)
+                raise BcsignalError(
+                    f"{value_name(key)}: a concentration must be >= 0, got {value:g}", file=origin
+                )
             rr.setValue(f"init([{key}])", value)
         elif key in compartments - ruled:
             if value <= 0:
                 raise BcsignalError(
-                    f"--set {key}: a compartment size must be > 0, got {value:g}", file=origin
+                    f"{value_name(key)}: a compartment size must be > 0, got {value:g}", file=origin
                 )
             rr.setValue(f"init({key})", value)
         elif key in parameters:
             rr.setValue(f"init({key})", value)
         else:
             raise BcsignalError(
-                f"--set {key}: not a species, compartment or constant parameter of the model", file=origin
+                f"{value_name(key)}: not a species, compartment or constant parameter of the model",
+                file=origin,
             )
     rr.reset()
     for key, value in values.items():
         selection = f"[{key}]" if key in species else key
         if not math.isclose(float(rr.getValue(selection)), value, rel_tol=1e-12, abs_tol=0.0):
             raise BcsignalError(
-                f"--set {key}: the model's own rules or initial assignments override it", file=origin
+                f"{value_name(key)}: the model's own rules or initial assignments override it", file=origin
             )
 
 
@@ -139,13 +177,32 @@ def _cvode_message(exc: Exception) -> str:
     return text.split("; In ", 1)[0] or "CVODE failed"
 
 
+def _check_selections(rr: roadrunner.RoadRunner, chosen: list[str], origin: str) -> None:
+    """Raise naming the first selection libroadrunner does not know."""
+    for selection in chosen:
+        try:
+            rr.getValue(selection)
+        except Exception:  # libroadrunner raises bare RuntimeErrors
+            raise BcsignalError(
+                f"selections: {selection!r} is not a selection of the model (an id such as 'S', "
+                "'[S]' for a concentration, or 'time')",
+                file=origin,
+            ) from None
+
+
 def run(rr: roadrunner.RoadRunner, request: Request, *, origin: str = "<model>") -> TimeCourse:
     """Simulate a compiled model from its initial state according to a (checked) request."""
     request = request.checked()
     configure(rr)
     _apply(rr, request.values, origin)
-    chosen = selections(rr)
-    if "time" in [c.strip("[]") for c in chosen[1:]]:
+    if request.selections is None:
+        chosen = selections(rr)
+        columns = [c.strip("[]") for c in chosen]
+    else:
+        chosen = list(request.selections)
+        _check_selections(rr, chosen, origin)
+        columns = list(chosen)
+    if "time" in columns[1:]:
         raise BcsignalError(
             "the model has a species or variable named 'time', which would clash with the time column "
             "of the output; rename it",
@@ -158,7 +215,7 @@ def run(rr: roadrunner.RoadRunner, request: Request, *, origin: str = "<model>")
             file=origin,
         )
     try:
-        result = rr.simulate(0.0, request.until, request.points, selections=chosen)
+        result = rr.simulate(request.start, request.until, request.points, selections=chosen)
         data = np.array(result, dtype=float)
     except (MemoryError, Exception) as exc:  # libroadrunner raises bare RuntimeErrors
         if isinstance(exc, MemoryError) or "bad_alloc" in str(exc):
@@ -177,8 +234,9 @@ def run(rr: roadrunner.RoadRunner, request: Request, *, origin: str = "<model>")
     if bad.size:
         row, col = (int(i) for i in bad[0])
         raise BcsignalError(
-            f"the solution is not finite: {chosen[col]} = {data[row, col]} at t = {data[row, 0]:g}",
+            f"the solution is not finite: {chosen[col]} = {data[row, col]} at "
+            + (f"t = {data[row, 0]:g}" if chosen[0] == "time" else f"output point {row + 1}"),
             file=origin,
             tool="libroadrunner",
         )
-    return TimeCourse(columns=[c.strip("[]") for c in chosen], data=data)
+    return TimeCourse(columns=columns, data=data)

@@ -26,6 +26,7 @@ import roadrunner
 
 from bcsignal import paths
 from bcsignal.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
+from bcsignal.certify import certify
 from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
 from bcsignal.errors import BcsignalError, BcsignalWarning
 from bcsignal.isolate import run_isolated, stage
@@ -346,7 +347,10 @@ def _check_task(claims: ClaimsFile, origin: str, rr: roadrunner.RoadRunner) -> l
     sim = Simulator(rr, name=origin)
     check_model_ids(claims, sim)
     stage("libroadrunner", "simulating the claims' experiments")
-    return run_claims(claims, sim)
+    results = run_claims(claims, sim)
+    stage("libroadrunner", "simulating the claims under their mechanism cuts")
+    certify(claims.model, [claims], results, rr.getSBML(), origin=origin)
+    return results
 
 
 def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
@@ -364,7 +368,10 @@ def _shipped_task(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
     sim = Simulator(load_sbml_text(path.read_text(encoding="utf-8"), origin=path), name=model_id)
     check_model_ids(claims, sim)
     stage("libroadrunner", "simulating the claims' experiments")
-    return run_claims(claims, sim, model=model_id)
+    results = run_claims(claims, sim, model=model_id)
+    stage("libroadrunner", "simulating the claims under their mechanism cuts")
+    certify(model_id, [claims], results, path.read_text(encoding="utf-8"), origin=path)
+    return results
 
 
 def check_shipped(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:

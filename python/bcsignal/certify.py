@@ -1,0 +1,590 @@
+"""Mechanism certificates: each claim evaluated under its mechanism's cuts, on one switchable SBML copy.
+
+A claim is *certified* when it holds on the intact model and fails under every cut of its mechanism.
+The cuts are generic SBML edits (libsbml AST edits on a copy; the shipped SBML is never touched). All
+cuts of all claims of a model go into one copy, each behind its own switch parameter that is 0 by
+default, so the copy is compiled once and each cut is a parameter override:
+
+* ``clamp X in R``: X inside R's rate law (or the rule of variable R) becomes
+  ``on*value + (one - on)*X``, where ``value`` is X at the end of the pre-equilibration of the claim's
+  reference experiment;
+* ``clamp X`` (everywhere): the same in every rate law where X is neither reactant nor product and in
+  every rule of another variable that reads X;
+* ``delete R``: R's rate law is multiplied by ``(one - on)``;
+* ``set P = V``: no edit; P is overridden.
+
+With every switch at 0 the copy computes exactly the shipped model's rates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import libsbml
+
+from bcsignal import compose, paths
+from bcsignal.claims import (
+    Claim,
+    ClaimResult,
+    ClaimsFile,
+    Cut,
+    PlannedExperiment,
+    check_suites,
+    evaluate,
+    experiment_plan,
+    json_number,
+    load_claims,
+    suites,
+)
+from bcsignal.errors import BcsignalError
+from bcsignal.screen import read_screened
+from bcsignal.simulate import Simulator, Trajectory, ValuesKey, new_simulator, values_key
+
+#: The claim holds intact and fails under every cut of its mechanism.
+CERTIFIED = "certified"
+#: The claim holds intact, but some cut leaves it holding (or could not be applied).
+NOT_CERTIFIED = "holds, not certified"
+#: The claim does not hold on the intact model.
+FAILS = "fails"
+#: The claim states a definition: evaluated and shown, never counted as evidence.
+DEFINITION = "definition"
+#: The claim holds but names no mechanism (claims format 1, or a format-2 claim without one).
+NO_MECHANISM = "no mechanism"
+#: Every status, best first.
+STATUSES = (CERTIFIED, NOT_CERTIFIED, NO_MECHANISM, DEFINITION, FAILS)
+
+#: Prefix of the switch parameters the copy adds (``bcsignal_cut3_on``, ``bcsignal_cut3_value``).
+PREFIX = "bcsignal_cut"
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CutResult:
+    """One cut of a claim: the claim's margin under it, or why it could not be applied or simulated."""
+
+    cut: Cut
+    #: The cut on the simulated model's ids (a paper's cut translated into a composite).
+    applied: Cut | None
+    margin: float | None
+    problem: str | None = None
+    #: The constant a clamp puts in place of the species.
+    value: float | None = None
+
+    @property
+    def holds(self) -> bool:
+        """Return whether the claim still holds under the cut."""
+        return self.margin is not None and self.margin >= 0
+
+    @property
+    def verdict(self) -> str:
+        """Return ``fails`` (the cut removes the claim), ``holds`` or ``not evaluated``."""
+        if self.margin is None:
+            return "not evaluated"
+        return "holds" if self.holds else "fails"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "cut": self.cut.to_json(),
+            "label": self.cut.label,
+            "applied": None if self.applied is None else self.applied.label,
+            "clamp_value": None if self.value is None else json_number(self.value),
+            "margin": None if self.margin is None else json_number(self.margin),
+            "verdict": self.verdict,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A claim's status under its mechanism, with each cut's result."""
+
+    status: str
+    cuts: tuple[CutResult, ...] = ()
+
+    @property
+    def certified(self) -> bool:
+        """Return whether the claim is certified."""
+        return self.status == CERTIFIED
+
+    @property
+    def survivors(self) -> list[CutResult]:
+        """Return the cuts that leave the claim holding or could not be evaluated."""
+        return [c for c in self.cuts if c.margin is None or c.holds]
+
+    @property
+    def summary(self) -> str:
+        """Return the status in a few words, naming the cuts that leave a claim holding."""
+        if self.status == NOT_CERTIFIED:
+            named = "; ".join(
+                c.cut.label + ("" if c.margin is not None else f" ({c.problem})") for c in self.survivors
+            )
+            return f"{self.status}: holds under {named}"
+        if self.status == CERTIFIED:
+            return f"{self.status} ({len(self.cuts)} cut{'s' if len(self.cuts) != 1 else ''})"
+        return self.status
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "status": self.status,
+            "summary": self.summary,
+            "not_certified_by": [c.cut.label for c in self.survivors] if self.status == NOT_CERTIFIED else [],
+            "cuts": [c.to_json() for c in self.cuts],
+        }
+
+
+def status_of(claim: Claim, passed: bool, cuts: Sequence[CutResult]) -> str:
+    """Return a claim's status from its intact verdict and its cuts."""
+    if claim.kind == "definition":
+        return DEFINITION
+    if not passed:
+        return FAILS
+    if not claim.mechanism:
+        return NO_MECHANISM
+    if all(c.margin is not None and not c.holds for c in cuts):
+        return CERTIFIED
+    return NOT_CERTIFIED
+
+
+# ---------------------------------------------------------------------------
+# The switchable copy
+# ---------------------------------------------------------------------------
+class NotApplicableError(Exception):
+    """A cut that cannot be applied to this model (the cause is the message)."""
+
+
+def _is_name(node: libsbml.ASTNode, name: str) -> bool:
+    # isName(), not getType(): another SWIG module in the process (libsedml) can make getType() return
+    # an opaque pointer instead of the enum's value
+    return bool(node.isName()) and node.getName() == name
+
+
+#: An identifier in an SBML L3 infix formula (not the exponent letter of a number: \b).
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _occurs(node: libsbml.ASTNode | None, name: str) -> bool:
+    """Return whether a name node of that name is in a math expression (an exact AST walk)."""
+    if node is None:
+        return False
+    if _is_name(node, name):
+        return True
+    return any(_occurs(node.getChild(i), name) for i in range(node.getNumChildren()))
+
+
+def _names(node: libsbml.ASTNode | None) -> frozenset[str]:
+    """Return the identifiers a math expression reads (and its function names, which never clash)."""
+    if node is None:
+        return frozenset()
+    return frozenset(_IDENTIFIER.findall(libsbml.formulaToL3String(node)))
+
+
+class ModelIds:
+    """The ids of one SBML model that cuts may name."""
+
+    def __init__(self, model: libsbml.Model) -> None:
+        self.species = {s.getId() for s in model.getListOfSpecies()}
+        self.reactions: dict[str, libsbml.Reaction] = {r.getId(): r for r in model.getListOfReactions()}
+        self.rules: dict[str, libsbml.Rule] = {
+            r.getVariable(): r for r in model.getListOfRules() if not r.isAlgebraic()
+        }
+        parameters = {p.getId(): p for p in model.getListOfParameters()}
+        self.constants = {pid for pid, p in parameters.items() if p.getConstant() and pid not in self.rules}
+        self.variables = {pid for pid in parameters if pid not in self.constants}
+        self._names: dict[str, frozenset[str]] = {}
+        self.all = {
+            *self.species,
+            *self.reactions,
+            *parameters,
+            *(c.getId() for c in model.getListOfCompartments()),
+        }
+
+    def math(self, where: str) -> libsbml.ASTNode | None:
+        """Return the math of a reaction's rate law or of the rule of a variable."""
+        if where in self.reactions:
+            law = self.reactions[where].getKineticLaw()
+            return None if law is None else law.getMath()
+        return self.rules[where].getMath()
+
+    def reads(self, where: str, name: str) -> bool:
+        """Return whether the rate law of a reaction, or the rule of a variable, reads a name."""
+        if where not in self._names:
+            self._names[where] = _names(self.math(where))
+        # the tokens rule most names out quickly; the AST walk confirms (`pi` may be the constant)
+        return name in self._names[where] and _occurs(self.math(where), name)
+
+    def sites(self, species: str) -> list[str]:
+        """Return the reactions and rules in which a species is a modifier (read, neither made nor used)."""
+        found = []
+        for rid, reaction in self.reactions.items():
+            sides = {r.getSpecies() for r in (*reaction.getListOfReactants(), *reaction.getListOfProducts())}
+            if species not in sides and self.reads(rid, species):
+                found.append(rid)
+        found += [var for var in self.rules if var != species and self.reads(var, species)]
+        return found
+
+    def problem(self, cut: Cut, knobs: Sequence[str]) -> str | None:
+        """Return why a cut cannot be applied to this model, or None."""
+        if cut.kind == "clamp":
+            if cut.target in self.constants:
+                return f"{cut.target!r} is a constant parameter: write set, not clamp"
+            if cut.target not in self.species and cut.target not in self.variables:
+                return f"unknown species {cut.target!r} (not a species or rule-defined variable of the model)"
+            if cut.inside is None:
+                return (
+                    None if self.sites(cut.target) else f"{cut.target!r} is a modifier in no rate law or rule"
+                )
+            if cut.inside not in self.reactions and cut.inside not in self.rules:
+                return f"unknown reaction or rule {cut.inside!r}"
+            if not self.reads(cut.inside, cut.target):
+                return f"{cut.target!r} does not occur in the rate law or rule of {cut.inside!r}"
+            return None
+        if cut.kind == "set":
+            if cut.target in knobs:
+                return f"{cut.target!r} is an interface knob: experiments set knobs, cuts edit the mechanism"
+            if cut.target not in self.constants:
+                return f"unknown parameter {cut.target!r} (not a constant global parameter of the model)"
+            return None
+        if cut.target not in self.reactions:
+            return f"unknown reaction {cut.target!r}"
+        if self.reactions[cut.target].getKineticLaw() is None:
+            return f"reaction {cut.target!r} has no rate law"
+        return None
+
+
+def _key(cut: Cut) -> tuple[str, str, str | None]:
+    return (cut.kind, cut.target, cut.inside)
+
+
+@dataclass(frozen=True)
+class Switchboard:
+    """The switchable copy: its SBML and, per structural cut, its switch and value parameters."""
+
+    sbml: str
+    switches: Mapping[tuple[str, str, str | None], tuple[str, str | None]]
+
+    def overrides(self, cut: Cut, value: float | None) -> dict[str, float]:
+        """Return the parameter values that switch one applied cut on."""
+        if cut.kind == "set":
+            return {cut.target: float(cut.value or 0.0)}
+        on, value_id = self.switches[_key(cut)]
+        if value_id is None:
+            return {on: 1.0}
+        return {on: 1.0, value_id: float(value or 0.0)}
+
+
+def _check(status: int, what: str) -> None:
+    if status != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise BcsignalError(f"libsbml could not {what} (status {status})", tool="libsbml")
+
+
+def switchboard(sbml: str, cuts: Sequence[Cut], *, origin: str | Path = "<string>") -> Switchboard:
+    """Return a copy of the SBML in which every clamp and delete cut is switchable (all off)."""
+    doc = libsbml.readSBMLFromString(sbml)
+    model = doc.getModel() if doc is not None else None
+    if model is None:
+        raise BcsignalError("cannot read the SBML to apply mechanism cuts", file=origin, tool="libsbml")
+    ids = ModelIds(model)
+    clash = sorted(i for i in ids.all if i.startswith(PREFIX))
+    if clash:
+        raise BcsignalError(f"the model already has an id starting {PREFIX!r} ({clash[0]})", file=origin)
+
+    def parameter(pid: str, value: float) -> str:
+        p = model.createParameter()
+        _check(p.setId(pid), f"create parameter {pid}")
+        _check(p.setValue(value), f"set {pid}")
+        _check(p.setConstant(True), f"make {pid} constant")
+        return pid
+
+    one = parameter(f"{PREFIX}_one", 1.0)
+    switches: dict[tuple[str, str, str | None], tuple[str, str | None]] = {}
+    for cut in cuts:
+        key = _key(cut)
+        if cut.kind == "set" or key in switches:
+            continue
+        n = len(switches) + 1
+        on = parameter(f"{PREFIX}{n}_on", 0.0)
+        if cut.kind == "delete":
+            law = ids.reactions[cut.target].getKineticLaw()
+            product = libsbml.parseL3Formula(f"{PREFIX}_rate * ({one} - {on})")
+            product.replaceIDWithFunction(f"{PREFIX}_rate", law.getMath())
+            _check(law.setMath(product), f"delete reaction {cut.target}")
+            switches[key] = (on, None)
+            continue
+        value = parameter(f"{PREFIX}{n}_value", 0.0)
+        # parsed with a placeholder, then renamed: an id such as `pi` or `time` would parse as a constant
+        replacement = libsbml.parseL3Formula(f"{on}*{value} + ({one} - {on})*{PREFIX}_species")
+        replacement.renameSIdRefs(f"{PREFIX}_species", cut.target)
+        for where in [cut.inside] if cut.inside else ids.sites(cut.target):
+            math = ids.math(where)
+            assert math is not None  # checked by ModelIds.problem
+            if _is_name(math, cut.target):
+                edited = replacement.deepCopy()
+            else:
+                edited = math.deepCopy()
+                edited.replaceIDWithFunction(cut.target, replacement)
+            holder = ids.reactions[where].getKineticLaw() if where in ids.reactions else ids.rules[where]
+            _check(holder.setMath(edited), f"clamp {cut.target} in {where}")
+        switches[key] = (on, value)
+    return Switchboard(libsbml.writeSBMLToString(doc), switches)
+
+
+# ---------------------------------------------------------------------------
+# Composite: a paper's ids in the flattened composite
+# ---------------------------------------------------------------------------
+Translator = Callable[[str, str], str]
+
+
+def composite_translator(comp: libsbml.SBMLDocument, flat: ModelIds) -> Translator:
+    """Return (paper model id, paper element id) -> flattened composite id, as libsbml flattens.
+
+    A linked element becomes the top-level element it is merged into; a deleted one whose step is
+    written once at the top level keeps its id; any other paper element is ``instance__element``.
+    A paper element deleted with no replacement raises NotApplicableError.
+    """
+    instance_of = {model: inst for inst, model in compose.instances(comp).items()}
+    linked = {(link.instance, link.element): link for link in compose.links(comp)}
+
+    def translate(paper: str, element: str) -> str:
+        inst = instance_of.get(paper)
+        if inst is None:
+            raise NotApplicableError(f"{paper} is not a submodel of the composite")
+        link = linked.get((inst, element))
+        candidates = [compose.flat_id(inst, element)]
+        if link is not None:
+            candidates = [link.became or element, *candidates]
+        found = next((c for c in candidates if c in flat.all), None)
+        if found is None:
+            if link is not None and link.became is None:
+                raise NotApplicableError(f"{inst}.{element} is deleted in the composite, with no replacement")
+            raise NotApplicableError(f"{element} of {paper} has no counterpart in the composite")
+        return found
+
+    return translate
+
+
+def _applied(cut: Cut, paper: str, translate: Translator | None) -> Cut:
+    if translate is None:
+        return cut
+    return cut.renamed(
+        translate(paper, cut.target), None if cut.inside is None else translate(paper, cut.inside)
+    )
+
+
+def composite_document(model_id: str) -> libsbml.SBMLDocument | None:
+    """Return a shipped composite's comp document (None for a paper model)."""
+    from bcsignal.validate import read_document
+
+    path = paths.sbml_dir() / f"{model_id}_comp.xml"
+    if not path.is_file():
+        return None
+    return read_document(read_screened(path), str(path))
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------
+@dataclass
+class _Task:
+    suite: ClaimsFile
+    claim: Claim
+    result: ClaimResult
+    index: int  # the cut's position in the claim's mechanism
+    applied: Cut
+    value: float | None = None
+
+
+def _read(sim: Simulator, name: str, species: frozenset[str]) -> float:
+    return float(sim.rr.model.getValue(f"[{name}]" if name in species else name))
+
+
+def certify(
+    model_id: str,
+    files: Sequence[ClaimsFile],
+    results: Sequence[ClaimResult],
+    sbml: str,
+    *,
+    origin: str | Path = "<string>",
+    comp: libsbml.SBMLDocument | None = None,
+) -> None:
+    """Evaluate every claim of `results` under each cut of its mechanism and attach its certificate.
+
+    `results` are the intact results of `files` on `sbml` (from `check_suites`). A cut of the model's
+    own claims that names an unknown id is an error naming the claims file and line; a paper's cut
+    that has no counterpart in a composite (`comp`, its comp document) is reported, not applied, and
+    the claim is then not certified.
+    """
+    if not any(claim.mechanism for suite in files for claim in suite.claims):
+        for each in results:  # nothing to cut: no SBML to read, no copy to compile
+            each.certificate = Certificate(status_of(each.claim, each.passed, ()))
+        return
+    doc = libsbml.readSBMLFromString(sbml)
+    if doc is None or doc.getModel() is None:
+        raise BcsignalError("cannot read the SBML to apply mechanism cuts", file=origin, tool="libsbml")
+    ids = ModelIds(doc.getModel())
+    translate = composite_translator(comp, ids) if comp is not None else None
+    by_claim = {(r.suite or r.model, r.claim.id): r for r in results}
+    tasks: list[_Task] = []
+    skipped: dict[tuple[str, str, int], CutResult] = {}
+    for suite in files:
+        foreign = translate if suite.model != model_id else None
+        for i, claim in enumerate(suite.claims):
+            result = by_claim.get((suite.model, claim.id))
+            if result is None:
+                continue
+            for j, cut in enumerate(claim.mechanism):
+                applied: Cut | None = None
+                try:
+                    applied = _applied(cut, suite.model, foreign)
+                    problem = ids.problem(applied, suite.knobs)
+                except NotApplicableError as exc:
+                    problem = str(exc)
+                if problem is not None and foreign is None:
+                    line = cut.line if cut.line is not None else suite.line_of(["claims", i, "mechanism", j])
+                    raise BcsignalError(
+                        problem,
+                        file=suite.path,
+                        line=line,
+                        tool="claims",
+                        where=f"claim {claim.id}, mechanism cut {j + 1} ({cut.label})",
+                    )
+                if problem is not None or applied is None:
+                    skipped[(suite.model, claim.id, j)] = CutResult(cut, applied, None, problem)
+                else:
+                    tasks.append(_Task(suite, claim, result, j, applied))
+    margins = _run(model_id, tasks, sbml, origin) if tasks else {}
+    for suite in files:
+        for claim in suite.claims:
+            result = by_claim.get((suite.model, claim.id))
+            if result is None:
+                continue
+            cuts = tuple(
+                skipped.get((suite.model, claim.id, j)) or margins[(suite.model, claim.id, j)]
+                for j in range(len(claim.mechanism))
+            )
+            result.certificate = Certificate(status_of(claim, result.passed, cuts), cuts)
+
+
+def _run(
+    model_id: str, tasks: Sequence[_Task], sbml: str, origin: str | Path
+) -> dict[tuple[str, str, int], CutResult]:
+    """Simulate every task's claim under its cut on one compiled switchable copy."""
+    board = switchboard(sbml, [t.applied for t in tasks], origin=origin)
+    sim = new_simulator(board.sbml, name=f"{model_id} (mechanism cuts)", origin=origin)
+    species = frozenset([*sim.rr.model.getFloatingSpeciesIds(), *sim.rr.model.getBoundarySpeciesIds()])
+    # clamp values: each species at the end of the pre-equilibration of the claim's reference experiment
+    values: dict[tuple[ValuesKey, str], float] = {}
+    for task in tasks:
+        if task.applied.kind != "clamp":
+            continue
+        knobs = task.suite.experiments[task.claim.reference].protocol.preequilibration
+        key = (values_key(knobs), task.applied.target)
+        if key not in values:
+            sim.preequilibrate(knobs)
+            values[key] = _read(sim, task.applied.target, species)
+        task.value = values[key]
+    groups: dict[ValuesKey, list[_Task]] = {}
+    for task in tasks:
+        groups.setdefault(values_key(board.overrides(task.applied, task.value)), []).append(task)
+    plans = {id(t.suite): {p.name: p for p in experiment_plan(t.suite)} for t in tasks}
+    out: dict[tuple[str, str, int], CutResult] = {}
+    for overrides, group in groups.items():
+        sim.set_overrides(dict(overrides))
+        trajs: dict[tuple[int, str], Trajectory | BcsignalError] = {}
+        for task in group:
+            cut = task.claim.mechanism[task.index]
+            problem, margin = None, None
+            runs = {
+                name: _simulate(sim, plans[id(task.suite)][name], trajs, id(task.suite))
+                for name in task.claim.experiments()
+            }
+            failed = next((r for r in runs.values() if isinstance(r, BcsignalError)), None)
+            if failed is not None:
+                problem = f"the simulation under the cut failed: {failed.cause}"
+            else:
+                ok = {k: v for k, v in runs.items() if isinstance(v, Trajectory)}
+                margin = evaluate(task.claim, ok, model_id, suite=task.suite.model).margin
+            out[(task.suite.model, task.claim.id, task.index)] = CutResult(
+                cut, task.applied, margin, problem, task.value
+            )
+    sim.set_overrides({})
+    return out
+
+
+def _simulate(
+    sim: Simulator,
+    plan: PlannedExperiment,
+    cache: dict[tuple[int, str], Trajectory | BcsignalError],
+    suite: int,
+) -> Trajectory | BcsignalError:
+    key = (suite, plan.name)
+    if key not in cache:
+        try:
+            cache[key] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=plan.dense)
+        except BcsignalError as exc:
+            cache[key] = exc
+    return cache[key]
+
+
+# ---------------------------------------------------------------------------
+# A shipped model, checked and certified
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Checked:
+    """A model's claims files and their results, each with its certificate."""
+
+    model_id: str
+    files: tuple[ClaimsFile, ...]
+    results: list[ClaimResult]
+
+    @property
+    def notices(self) -> list[str]:
+        """Return one line per claims file of format 1 (its claims carry no mechanism)."""
+        return [format_notice(f) for f in self.files if f.format == 1]
+
+
+def format_notice(claims: ClaimsFile) -> str:
+    """Return the one-line notice of a format-1 claims file."""
+    try:
+        shown = claims.path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = claims.path
+    return f"notice: {shown} is claims format 1: its claims carry no mechanism (status {NO_MECHANISM!r})"
+
+
+def check_and_certify(model_id: str) -> Checked:
+    """Check every claim that applies to a shipped model intact, then under its mechanism's cuts."""
+    path = paths.sbml_path(model_id)
+    sbml = path.read_text(encoding="utf-8")
+    files = tuple(suites(load_claims(paths.claims_path(model_id))))
+    sim = new_simulator(sbml, name=model_id, origin=path)
+    results = check_suites(model_id, files, sim)
+    foreign_cuts = any(f.model != model_id and any(c.mechanism for c in f.claims) for f in files)
+    comp = composite_document(model_id) if foreign_cuts else None
+    certify(model_id, files, results, sbml, origin=path, comp=comp)
+    return Checked(model_id, files, results)
+
+
+def robustness_fractions(summary: Mapping[str, Any] | None) -> dict[str, float]:
+    """Return claim test id -> the fraction of robustness samples in which it holds (from a summary)."""
+    if not summary:
+        return {}
+    found: dict[str, float] = {}
+    for name, entry in summary.get("claims", {}).items():
+        fraction = entry.get("holds", {}).get("fraction") if isinstance(entry, Mapping) else None
+        if isinstance(fraction, int | float):
+            found[str(name)] = float(fraction)
+    return found
+
+
+def robustness_name(result: ClaimResult) -> str:
+    """Return a result's column in its model's robustness run: ``claim`` or ``paper::claim``."""
+    suite = result.suite or result.model
+    return result.claim.id if suite == result.model else f"{suite}::{result.claim.id}"

@@ -1,0 +1,54 @@
+"""docs/api.md is the rendered reference of exactly bcsignal.__all__, and is never stale."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import bcsignal
+from bcsignal import api
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "api.md"
+
+
+def _renderer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_api_md_is_what_make_docs_writes() -> None:
+    assert PAGE.read_text(encoding="utf-8") == _renderer().render(), "docs/api.md is stale: run `make docs`"
+
+
+def test_the_page_documents_exactly_all() -> None:
+    headings = re.findall(r"^## `([^`]+)`$", PAGE.read_text(encoding="utf-8"), re.MULTILINE)
+    assert headings == bcsignal.__all__
+
+
+def test_the_api_module_s_public_names_are_exported() -> None:
+    assert set(api.__all__) <= set(bcsignal.__all__)
+    for name in api.__all__:
+        assert getattr(bcsignal, name) is getattr(api, name)
+
+
+def test_every_public_function_of_the_package_is_in_all() -> None:
+    defined = [
+        name
+        for name, obj in vars(bcsignal).items()
+        if not name.startswith("_") and inspect.isfunction(obj) and obj.__module__ == "bcsignal"
+    ]
+    assert defined and set(defined) <= set(bcsignal.__all__)
+
+
+def test_an_edited_docstring_makes_the_page_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api.antimony, "__doc__", "Return something else.")
+    assert _renderer().render() != PAGE.read_text(encoding="utf-8")
