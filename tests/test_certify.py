@@ -412,12 +412,12 @@ def _in_merged(merged: Merged, claim_id: str, cuts: list[dict[str, Any]]) -> Cla
 
 
 def test_a_clamp_and_a_set_translated_through_the_merge_map_certify(merged: Merged) -> None:
-    cuts = [_clamp("Sp", "feedback_synthesis"), {"set": {"parameter": "ks", "value": 0}}]
+    cuts = [_clamp("Sp", "feedback_synthesis"), {"set": {"parameter": "ks", "value": 0}}, _clamp("Sp")]
     result = _in_merged(merged, "feedback_sustained", cuts)
     assert result.certificate is not None
     assert result.certificate.status == CERTIFIED, result.certificate.summary
     applied = [c.applied.label if c.applied else None for c in result.certificate.cuts]
-    assert applied == ["clamp Sp in F_synthesis", "set ks_F = 0"]
+    assert applied == ["clamp Sp in F_synthesis", "set ks_F = 0", "clamp Sp everywhere"]
     assert all(c.verdict == "fails" for c in result.certificate.cuts)
     # the same translated clamp is a real cut: a claim the paper's Sp -> F arrow does not carry survives it
     up = _in_merged(merged, "up", [_clamp("Sp", "feedback_synthesis")])
@@ -441,6 +441,11 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         "delete of a step another paper's own reaction took over",
         {"delete": {"reaction": "feedback_decay"}},
         "a's own reaction a__feedback_decay took over its role",
+    ),
+    (
+        "clamp everywhere of a species other papers' steps read too",
+        _clamp("F"),
+        "not translatable: in the composite F is also a modifier in a__activation, which tiny does not have",
     ),
     (
         "clamp of a species the merged step does not read",

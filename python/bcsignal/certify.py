@@ -352,6 +352,8 @@ class CompositeIds:
 
     * ``clamp X in R``, R merged into R': ``clamp X' in R'`` if the merged rate law reads X', else not
       applicable (the merged step no longer has X);
+    * ``clamp X`` (everywhere): ``clamp X'`` everywhere if the composite's steps that read X' are the
+      paper's (translated), else not translatable (it would clamp X' in other papers' steps too);
     * ``set P`` of a replaced parameter: a set of the top-level parameter that replaces it; of a deleted
       one: not translatable (its ``became`` is the element that took over its role, another quantity);
     * ``delete R``, R merged into R': ``delete R'`` only if R' is a top-level reaction and R the only
@@ -372,10 +374,14 @@ class CompositeIds:
         self.merged = compose.merge_index(merge)
         plugin = comp.getPlugin("comp")
         self._reactions: dict[str, set[str]] = {}
+        #: Each instance's own model (its model definition in the comp document), by instance.
+        self.papers: dict[str, ModelIds] = {}
         for inst, model_ref in self.models.items():
             definition = plugin.getModelDefinition(model_ref) if plugin is not None else None
             found = {r.getId() for r in definition.getListOfReactions()} if definition is not None else set()
             self._reactions[inst] = found
+            if definition is not None:
+                self.papers[inst] = ModelIds(definition)
 
     def _instance(self, paper: str) -> str:
         inst = self.instance_of.get(paper)
@@ -476,6 +482,16 @@ class CompositeIds:
             return cut.renamed(reaction, None)
         species = self.element(paper, cut.target)
         if cut.inside is None:
+            own = self.papers.get(inst)
+            if own is not None:
+                mine = {self.step(paper, site)[0] for site in own.sites(cut.target)}
+                extra = sorted(set(self.flat.sites(species)) - mine)
+                if extra:
+                    raise NotApplicableError(
+                        f"not translatable: in the composite {species} is also a modifier in "
+                        f"{', '.join(extra)}, which {paper} does not have; clamping it everywhere would cut "
+                        "them too (write the clamp in each of the paper's steps)"
+                    )
             return cut.renamed(species, None)
         where, merged = self.step(paper, cut.inside)
         if merged is not None and not self.flat.reads(where, species):
