@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import libsbml
 import pytest
 import yaml
 
 from bcsignal import certify, compose, paths
-from bcsignal.build import antimony_text_to_sbml, load_antimony, write_sbml_string
+from bcsignal.build import Built, antimony_text_to_sbml, load_antimony, write_sbml_string
 from bcsignal.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, parse_claims, run_claims
+from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, parse_claims, run_claims, suites
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import new_simulator
 
@@ -110,8 +112,6 @@ def test_each_cut_kind_certifies_and_refuses(
 
 
 def test_clamp_everywhere_means_where_the_species_is_a_modifier(routes_sbml: str) -> None:
-    import libsbml
-
     doc = libsbml.readSBMLFromString(routes_sbml)  # held: the model lives as long as its document
     ids = certify.ModelIds(doc.getModel())
     # Sp is made by activation and used by deactivation (not modifier sites); it is read by the
@@ -287,6 +287,211 @@ def test_paper_cuts_run_against_the_shipped_composite() -> None:
     (cut,) = result.certificate.cuts
     assert cut.applied is not None and cut.applied.label == "clamp NDRG2 in park__p38_phosphorylation"
     assert cut.margin is not None and cut.verdict == "fails"
+
+
+# -- a paper's cut through the merge map: a step merged into one composite reaction ---------------------
+#: The duo composite in which both modules make one feedback protein F: their feedback syntheses are
+#: deleted and written once at the top level (F_synthesis, constant ks_F), as the composite merges a step
+#: several papers write. Module b (the paper `tiny`) is stimulated, module a is not.
+MERGED_LINES = """  unit per_min = 1 / 60 second
+  a.per_min is per_min
+  b.per_min is per_min
+  species F in cell = 0.07788855971 nM, Sp_a in cell = 0.3894427986 nM
+  species Sp in cell = 0.3894427986 nM, S in cell = 99.6105572 nM
+  a.F is F
+  b.F is F
+  a.Sp is Sp_a
+  b.Sp is Sp
+  b.S is S
+  inh = 0
+  b.inh is inh
+  ks_F = 0.02 per_min
+  a.ks is ks_F
+  b.ks is ks_F
+  delete a.feedback_synthesis
+  delete b.feedback_synthesis
+  F_synthesis: -> F; cell*ks_F*(Sp_a + Sp)
+  delete b.kdeg
+  delete b.feedback_decay"""
+
+#: What the merge map of the merged duo adds to duo.merge.yaml.
+MERGED_ENTRIES: list[dict[str, Any]] = [
+    {
+        "elements": ["a.per_min", "b.per_min"],
+        "action": "replaced",
+        "became": "per_min",
+        "why": "one time unit for both modules",
+    },
+    {
+        "elements": ["a.F", "b.F"],
+        "action": "replaced",
+        "became": "F",
+        "why": "one feedback protein, made by both modules",
+    },
+    {
+        "elements": ["a.Sp"],
+        "action": "replaced",
+        "became": "Sp_a",
+        "why": "module a's active form, read by the merged synthesis",
+    },
+    {
+        "elements": ["b.Sp"],
+        "action": "replaced",
+        "became": "Sp",
+        "why": "module b's active form, read by the merged synthesis",
+    },
+    {"elements": ["b.S"], "action": "replaced", "became": "S", "why": "module b's inactive form, a readout"},
+    {"elements": ["b.inh"], "action": "replaced", "became": "inh", "why": "the inhibitor knob of module b"},
+    {
+        "elements": ["a.ks", "b.ks"],
+        "action": "replaced",
+        "became": "ks_F",
+        "why": "the synthesis constant of the merged step",
+    },
+    {
+        "elements": ["a.feedback_synthesis", "b.feedback_synthesis"],
+        "action": "deleted",
+        "became": "F_synthesis",
+        "why": "the feedback protein's synthesis is written once, driven by both modules",
+    },
+    {
+        "elements": ["b.tiny__feedback_decay__kineticLaw"],
+        "action": "deleted",
+        "became": "a.feedback_decay",
+        "why": "the rate law of the deleted b.feedback_decay",
+    },
+    {
+        "elements": ["b.kdeg"],
+        "action": "deleted",
+        "became": "a.kdeg",
+        "why": "the one feedback protein decays by module a's step",
+    },
+]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The merged duo: its comp document, flattened SBML and merge map."""
+
+    built: Built
+    sbml: str
+    merge: list[compose.MergeEntry]
+
+
+@pytest.fixture(scope="module")
+def merged(tmp_path_factory: pytest.TempPathFactory) -> Merged:
+    """The merged duo, built once for this module."""
+    folder = tmp_path_factory.mktemp("merged")
+    (folder / "tiny.ant").write_text((DATA / "tiny.ant").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (DATA / "duo.ant").read_text(encoding="utf-8")
+    text = text.replace("  a.stim is stim\n", "").replace("  delete b.feedback_decay", MERGED_LINES)
+    (folder / "duo.ant").write_text(text, encoding="utf-8")
+    built = load_antimony(folder / "duo.ant")
+    assert built.comp is not None
+    data = yaml.safe_load((DATA / "duo.merge.yaml").read_text(encoding="utf-8"))
+    data["entries"] = [e for e in data["entries"] if e["elements"] != ["b.feedback_decay"]]
+    next(e for e in data["entries"] if e["became"] == "stim")["elements"] = ["b.stim"]
+    data["entries"] += [*MERGED_ENTRIES, {**MERGED_ENTRIES[-2], "elements": ["b.feedback_decay"]}]
+    (folder / "duo.merge.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    merge = compose.load_merge_map(folder / "duo.merge.yaml")
+    assert compose.merge_map_problems(built.comp, merge) == []
+    return Merged(built, write_sbml_string(built.flat), merge)
+
+
+def _in_merged(merged: Merged, claim_id: str, cuts: list[dict[str, Any]]) -> ClaimResult:
+    """One tiny claim with these cuts, checked against the merged duo as a paper's claim."""
+    doc = _doc(**{claim_id: {"mechanism": cuts}})
+    doc["interface"]["readouts"].remove("response")
+    doc["claims"] = [c for c in doc["claims"] if c["id"] == claim_id]
+    claims = parse_claims(yaml.safe_dump(doc, sort_keys=False), origin="tiny.claims.yaml")
+    results = run_claims(claims, new_simulator(merged.sbml, name="duo"), model="duo", excuse=True)
+    certify.certify("duo", [claims], results, merged.sbml, comp=merged.built.comp, merge=merged.merge)
+    (result,) = results
+    assert result.passed and result.certificate is not None
+    return result
+
+
+def test_a_clamp_and_a_set_translated_through_the_merge_map_certify(merged: Merged) -> None:
+    cuts = [_clamp("Sp", "feedback_synthesis"), {"set": {"parameter": "ks", "value": 0}}, _clamp("Sp")]
+    result = _in_merged(merged, "feedback_sustained", cuts)
+    assert result.certificate is not None
+    assert result.certificate.status == CERTIFIED, result.certificate.summary
+    applied = [c.applied.label if c.applied else None for c in result.certificate.cuts]
+    assert applied == ["clamp Sp in F_synthesis", "set ks_F = 0", "clamp Sp everywhere"]
+    assert all(c.verdict == "fails" for c in result.certificate.cuts)
+    # the same translated clamp is a real cut: a claim the paper's Sp -> F arrow does not carry survives it
+    up = _in_merged(merged, "up", [_clamp("Sp", "feedback_synthesis")])
+    assert up.certificate is not None and up.certificate.status == NOT_CERTIFIED
+    assert up.certificate.cuts[0].verdict == "holds"
+
+
+REFUSED: list[tuple[str, dict[str, Any], str]] = [
+    # case, the paper's cut, what the report says
+    (
+        "delete of a step merged with another paper's",
+        {"delete": {"reaction": "feedback_synthesis"}},
+        "not translatable: b.feedback_synthesis is merged into F_synthesis with a.feedback_synthesis",
+    ),
+    (
+        "set of a deleted parameter",
+        {"set": {"parameter": "kdeg", "value": 0}},
+        "not translatable: b.kdeg is deleted in the composite and a.kdeg took over its role",
+    ),
+    (
+        "delete of a step another paper's own reaction took over",
+        {"delete": {"reaction": "feedback_decay"}},
+        "a's own reaction a__feedback_decay took over its role",
+    ),
+    (
+        "clamp everywhere of a species other papers' steps read too",
+        _clamp("F"),
+        "not translatable: in the composite F is also a modifier in a__activation, which tiny does not have",
+    ),
+    (
+        "clamp of a species the merged step does not read",
+        _clamp("S", "feedback_synthesis"),
+        "not applicable: b.feedback_synthesis is merged into F_synthesis, whose rate law or rule does not"
+        " read S",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "cut", "expected"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_an_untranslatable_cut_is_reported_and_refuses_the_certificate(
+    merged: Merged, case: str, cut: dict[str, Any], expected: str
+) -> None:
+    result = _in_merged(merged, "feedback_sustained", [_clamp("Sp", "feedback_synthesis"), cut])
+    assert result.certificate is not None
+    assert result.certificate.status == NOT_CERTIFIED
+    translated, refused = result.certificate.cuts
+    assert translated.verdict == "fails"
+    assert refused.verdict == "not evaluated" and refused.applied is None
+    assert refused.problem is not None and expected in refused.problem, refused.problem
+    assert expected in result.certificate.summary
+
+
+def test_every_paper_cut_of_the_shipped_composite_translates_or_says_why() -> None:
+    """No paper cut is lost in the composite for want of the merge map: each translates to a valid cut."""
+    comp = certify.composite_document("composite")
+    assert comp is not None
+    flat = libsbml.readSBMLFromString(paths.sbml_path("composite").read_text(encoding="utf-8"))
+    ids = certify.ModelIds(flat.getModel())
+    translation = certify.CompositeIds(comp, ids, certify.shipped_merge_map(comp))
+    translated, refused = 0, []
+    for suite in suites(load_claims(paths.claims_path("composite"))):
+        if suite.model == "composite":
+            continue
+        for claim in suite.claims:
+            for cut in claim.mechanism:
+                try:
+                    applied = translation.cut(suite.model, cut)
+                except certify.NotApplicableError as exc:
+                    refused.append(f"{suite.model}::{claim.id} {cut.label}: {exc}")
+                    continue
+                assert ids.problem(applied, suite.knobs) is None, (suite.model, claim.id, applied.label)
+                translated += 1
+    assert translated > 0
+    assert not [r for r in refused if "with no replacement" in r or "no counterpart" in r], refused
 
 
 # -- the command line ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,6 +288,11 @@ def _entry(raw: Any, path: Path, line: int | None) -> MergeEntry:
     elif not isinstance(became, str):
         raise fail("`became` must name the composite element")
     return MergeEntry(tuple(elements), raw["action"], became, why.strip(), line)
+
+
+def merge_index(entries: Sequence[MergeEntry]) -> dict[str, MergeEntry]:
+    """Return ``instance.element`` -> its merge-map entry (what it became, and why)."""
+    return {key: entry for entry in entries for key in entry.elements}
 
 
 def merge_map_problems(doc: libsbml.SBMLDocument, entries: list[MergeEntry]) -> list[str]:
