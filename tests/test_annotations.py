@@ -183,6 +183,7 @@ model roles()
   species S in cell = 1 nM
   species D in cell = 1 nM
   K.sboTerm = 252
+  A.sboTerm = 252
   k = 0.1 per_nM_per_min
   kb = 0.1 per_min
   Kd = 1 nM
@@ -191,6 +192,10 @@ model roles()
   back: B -> A; cell*(kb + k*S)*B
   bell: B -> A; cell*kb*B*D*Kd/(Kd*Kd + D*D)
   made: -> A; cell*k*K*S
+  sw = 0 dimensionless
+  gated: A -> ; cell*kb*sw*A*Kd/(Kd + G)
+  species G in cell = 1 nM
+  gated.sboTerm = 179
   back.sboTerm = 330
   bell.sboTerm = 330
   made.sboTerm = 589
@@ -212,6 +217,7 @@ def test_modifier_roles_follow_the_sign_of_the_rate_derivative(roles: libsbml.SB
         ("bell", "D"): SBO_DUAL_MODIFIER,  # rises, then falls
         ("made", "K"): SBO_ESSENTIAL_ACTIVATOR,  # not a protein: not a catalyst
         ("made", "S"): SBO_ESSENTIAL_ACTIVATOR,
+        ("gated", "G"): SBO_INHIBITOR,  # acts only with the switch on: found with zeros raised
     }
     for (rid, sid), role in expected.items():
         reaction = model.getReaction(rid)
@@ -219,6 +225,10 @@ def test_modifier_roles_follow_the_sign_of_the_rate_derivative(roles: libsbml.SB
         assert modifier_role(model, reaction, sid, frozenset({216})) == role, (rid, sid)
     # without the rule, the kinase of the phosphorylation is only an essential activator
     assert modifier_role(model, model.getReaction("phos"), "K") == SBO_ESSENTIAL_ACTIVATOR
+    assert model.getParameter("sw").getValue() == 0  # the raised zeros are put back
+    # a modifier that never changes the rate has only the generic role
+    model.getReaction("gated").getKineticLaw().setMath(libsbml.parseL3Formula("cell*kb*A*(Kd + G - G)/Kd"))
+    assert modifier_role(model, model.getReaction("gated"), "G") == SBO_MODIFIER
 
 
 def test_an_explicit_modifier_role_takes_precedence(roles: libsbml.SBMLDocument) -> None:

@@ -461,33 +461,68 @@ def _initial(model: libsbml.Model, sid: str) -> float:
     return float(species.getInitialAmount()) if species.isSetInitialAmount() else 0.0
 
 
+def _rates(model: libsbml.Model, kinetic: libsbml.KineticLaw, modifier: str) -> list[float]:
+    """Return the rate with the modifier at 0, then from 1/100 to 100 times its initial value."""
+    start = _initial(model, modifier)
+    grid = [start * 10.0**k for k in (-2, -1, 0, 1, 2)] if start > 0 else [10.0**k for k in range(-3, 4)]
+    libsbml.SBMLTransforms.clearComponentValues(model)
+    try:
+        return [_rate(kinetic.getMath(), model, modifier, x) for x in (0.0, *grid)]
+    finally:
+        libsbml.SBMLTransforms.clearComponentValues(model)
+
+
+def _with_zeros_raised(model: libsbml.Model, kinetic: libsbml.KineticLaw, modifier: str) -> list[float]:
+    """Return `_rates` with every other constant parameter and species that is 0 set to 0.5.
+
+    A modifier may act only when a knob is on or a species is present (a switch at 0, an absent
+    co-factor); 0.5 puts each switch and inhibited fraction half-way and never zeroes a factor.
+    """
+    changed: list[tuple[libsbml.SBase, float]] = []
+    for p in model.getListOfParameters():
+        if p.getConstant() and p.isSetValue() and p.getValue() == 0:
+            changed.append((p, 0.0))
+            p.setValue(0.5)
+    for sp in model.getListOfSpecies():
+        if sp.getId() != modifier and sp.isSetInitialConcentration() and sp.getInitialConcentration() == 0:
+            changed.append((sp, 0.0))
+            sp.setInitialConcentration(0.5)
+    try:
+        return _rates(model, kinetic, modifier)
+    finally:
+        for element, value in changed:
+            if isinstance(element, libsbml.Parameter):
+                element.setValue(value)
+            else:
+                element.setInitialConcentration(value)
+
+
 def modifier_role(
     model: libsbml.Model, reaction: libsbml.Reaction, modifier: str, catalysed: frozenset[int] = frozenset()
 ) -> int:
     """Return the SBO role of a modifier from how the reaction's rate depends on it.
 
     The rate law is evaluated at the model's initial state (bcsignal models start at their steady
-    state) with the modifier at 0, and from 1/100 to 100 times its initial value (or 0.001 to 1000 nM
-    when it starts at 0). Rising everywhere: a stimulator; an essential activator if the rate is 0
-    without it, a catalyst if it is also a protein and the reaction's SBO term is in `catalysed` (a
-    kinase in a phosphorylation). Falling everywhere: an inhibitor. Both: a dual-activity modifier. No effect:
-    a modifier.
+    state) with the modifier at 0, and from 1/100 to 100 times its initial value (or 0.001 to 1000
+    nM when it starts at 0); if it has no effect there, again with every parameter and species that
+    is 0 at 0.5 (a modifier gated by a knob). Rising everywhere: a stimulator; an essential activator
+    if the rate is 0 without it, a catalyst if it is also a protein and the reaction's SBO term is in
+    `catalysed` (a kinase in a phosphorylation). Falling everywhere: an inhibitor. Both: a
+    dual-activity modifier. No effect at all, or a rate that cannot be evaluated: a modifier.
     """
     kinetic = reaction.getKineticLaw() if reaction.isSetKineticLaw() else None
     if kinetic is None or not kinetic.isSetMath():
         return SBO_MODIFIER
-    start = _initial(model, modifier)
-    grid = [start * 10.0**k for k in (-2, -1, 0, 1, 2)] if start > 0 else [10.0**k for k in range(-3, 4)]
-    libsbml.SBMLTransforms.clearComponentValues(model)
-    try:
-        rates = [_rate(kinetic.getMath(), model, modifier, x) for x in (0.0, *grid)]
-    finally:
-        libsbml.SBMLTransforms.clearComponentValues(model)
-    if not all(math.isfinite(v) for v in rates):
-        return SBO_MODIFIER
-    tol = 1e-9 * max(abs(v) for v in rates)
-    steps = [b - a for a, b in itertools.pairwise(rates)]
-    up, down = any(d > tol for d in steps), any(d < -tol for d in steps)
+    up = down = False
+    for evaluate in (_rates, _with_zeros_raised):
+        rates = evaluate(model, kinetic, modifier)
+        if not all(math.isfinite(v) for v in rates):
+            return SBO_MODIFIER
+        tol = 1e-9 * max(abs(v) for v in rates)
+        steps = [b - a for a, b in itertools.pairwise(rates)]
+        up, down = any(d > tol for d in steps), any(d < -tol for d in steps)
+        if up or down:
+            break
     if up and down:
         return SBO_DUAL_MODIFIER
     if down:
