@@ -99,7 +99,8 @@ WHEEL_ALLOWED = [
     r"bcsignal/py\.typed",
     r"bcsignal/schemas/[a-z_.]+\.json",
     r"bcsignal/_data/models/[A-Za-z0-9_]+\.(ant|claims\.yaml|merge\.yaml|parameters\.tsv)",
-    r"bcsignal/_data/models/interface\.yaml",
+    r"bcsignal/_data/models/(interface|annotation)\.yaml",
+    r"bcsignal/_data/CITATION\.cff",
     r"bcsignal/_data/sbml/[A-Za-z0-9_]+\.xml",
     r"bcsignal-[^/]+\.dist-info/(METADATA|WHEEL|RECORD|entry_points\.txt|licenses/LICENSE)",
 ]
@@ -117,7 +118,7 @@ SDIST_ALLOWED = [
     r"requirements/[a-z_-]+\.(txt|py)",
     r"\.ci/run",
     r"(README|CHANGELOG|DEVELOPERS)\.md",
-    r"(LICENSE|Makefile|pyproject\.toml|PKG-INFO|\.gitignore)",
+    r"(LICENSE|Makefile|pyproject\.toml|PKG-INFO|\.gitignore|CITATION\.cff)",
 ]
 
 

@@ -14,7 +14,13 @@ import antimony
 import libsbml
 
 from bcsignal import compose, paths
-from bcsignal.annotate import annotate_model, read_provenance
+from bcsignal.annotate import (
+    annotate_model,
+    annotate_semantics,
+    load_annotation_rules,
+    read_authors,
+    read_provenance,
+)
 from bcsignal.claims import load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
@@ -267,11 +273,14 @@ def build_model(model_id: str) -> dict[str, str]:
             "": compose.merged_provenance(model_id, built.comp),
             "_comp": compose.top_provenance(model_id, built.comp),
         }
+    authors = read_authors(paths.authors_path())
+    rules = load_annotation_rules(paths.annotation_path())
     files = {}
     for suffix, doc in (("", built.flat), ("_comp", built.comp)):
         if doc is None:
             continue
-        annotate_model(doc, papers, claims.curation, tables[suffix], title=title)
+        annotate_model(doc, papers, claims.curation, tables[suffix], title=title, authors=authors)
+        annotate_semantics(doc, rules)
         files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
     return files
 

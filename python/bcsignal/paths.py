@@ -15,6 +15,10 @@ CLAIMS_SUFFIX = ".claims.yaml"
 PARAMETERS_SUFFIX = ".parameters.tsv"
 #: The shared interface vocabulary, in the models folder.
 INTERFACE_FILE = "interface.yaml"
+#: The annotation rules applied by every build, in the models folder.
+ANNOTATION_FILE = "annotation.yaml"
+#: The authors file (Citation File Format 1.2), at the top of a checkout.
+AUTHORS_FILE = "CITATION.cff"
 
 
 @cache
@@ -94,3 +98,13 @@ def sbml_path(model_id: str) -> Path:
 def interface_path() -> Path:
     """Return the shared interface vocabulary."""
     return models_dir() / INTERFACE_FILE
+
+
+def annotation_path() -> Path:
+    """Return the annotation rules every build applies (models/annotation.yaml)."""
+    return models_dir() / ANNOTATION_FILE
+
+
+def authors_path() -> Path:
+    """Return the authors file (CITATION.cff): the package's authors and every model's creators."""
+    return _data_root() / AUTHORS_FILE

@@ -31,12 +31,43 @@ CATEGORIES: dict[str, int] = {
     "overdetermined": libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
     "modelling practice": libsbml.LIBSBML_CAT_MODELING_PRACTICE,
 }
-#: URI patterns accepted as a species identity.
-SPECIES_IDENTITY = re.compile(r"^https?://identifiers\.org/(uniprot/|chebi/CHEBI:|mirbase(\.mature)?/MI)")
+
+
+def identifiers_org(namespace: str, local: str, *, embedded: bool = False) -> re.Pattern[str]:
+    """Return the pattern of an identifiers.org URI, in its legacy and its current (compact) form.
+
+    Legacy: ``http://identifiers.org/uniprot/P40763``; current: ``https://identifiers.org/uniprot:P40763``.
+    For a namespace whose identifiers embed their prefix (``GO:0016310``, ``CHEBI:33699``), `local`
+    includes the prefix and the current form is the bare identifier (``identifiers.org/GO:0016310``).
+    """
+    forms = [f"{re.escape(namespace)}/{local}"]
+    forms.append(local if embedded else f"{re.escape(namespace)}:{local}")
+    if embedded:
+        forms.append(f"{re.escape(namespace)}:{local}")
+    return re.compile(rf"^https?://identifiers\.org/(?:{'|'.join(forms)})$", re.IGNORECASE)
+
+
+#: URI patterns accepted as a species identity (UniProt, ChEBI, miRBase), legacy or current form.
+SPECIES_IDENTITIES = (
+    identifiers_org("uniprot", r"[A-Z0-9]+(?:-[0-9]+)?"),
+    identifiers_org("chebi", r"CHEBI:[0-9]+", embedded=True),
+    identifiers_org("mirbase", r"MI[0-9]{7}"),
+    identifiers_org("mirbase.mature", r"MIMAT[0-9]{7}"),
+)
 #: URI pattern of a GO term.
-GO_TERM = re.compile(r"^https?://identifiers\.org/(GO:|go/GO:)\d{7}$")
+GO_TERM = identifiers_org("go", r"GO:[0-9]{7}", embedded=True)
 #: URI pattern of a PSI-MOD term (protein modification).
-PSIMOD_TERM = re.compile(r"^https?://identifiers\.org/(psimod/)?MOD:\d{5}$")
+PSIMOD_TERM = identifiers_org("psimod", r"MOD:[0-9]{5}", embedded=True)
+#: URI patterns of a PubMed and a DOI reference.
+PUBMED_REF = identifiers_org("pubmed", r"[0-9]+")
+DOI_REF = identifiers_org("doi", r"10\.[0-9]{4,9}/\S+")
+
+
+def is_species_identity(uri: str) -> bool:
+    """Return whether a URI names a UniProt, ChEBI or miRBase entry (legacy or current form)."""
+    return any(p.match(uri) for p in SPECIES_IDENTITIES)
+
+
 #: SBO term of a non-covalent complex (species identified by hasPart).
 SBO_COMPLEX = 253
 
@@ -290,9 +321,9 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
         issues.append(Issue("error", "annotation", message))
 
     described = _model_resources(model, libsbml.BQM_IS_DESCRIBED_BY)
-    if not any("identifiers.org/pubmed/" in u for u in described):
+    if not any(PUBMED_REF.match(u) for u in described):
         gap("model: no bqmodel:isDescribedBy PubMed reference")
-    if not any("identifiers.org/doi/" in u for u in described):
+    if not any(DOI_REF.match(u) for u in described):
         gap("model: no bqmodel:isDescribedBy DOI reference")
     history = model.getModelHistory() if model.isSetModelHistory() else None
     if history is None or history.getNumCreators() == 0:
@@ -303,8 +334,8 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
         sid = s.getId()
         if not s.isSetSBOTerm() or not libsbml.SBO.isMaterialEntity(s.getSBOTerm()):
             gap(f"species {sid}: SBO term must come from the material-entity branch")
-        identity = [u for u in _resources(s, libsbml.BQB_IS) if SPECIES_IDENTITY.match(u)]
-        parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if SPECIES_IDENTITY.match(u)]
+        identity = [u for u in _resources(s, libsbml.BQB_IS) if is_species_identity(u)]
+        parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if is_species_identity(u)]
         if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
             gap(f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)")
         if _is_phospho_form(model, s):
@@ -314,6 +345,16 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
     for r in model.getListOfReactions():
         if not r.isSetSBOTerm():
             gap(f"reaction {r.getId()}: no SBO term")
+        process = _resources(r, libsbml.BQB_IS) + _resources(r, libsbml.BQB_IS_VERSION_OF)
+        if not any(GO_TERM.match(u) for u in process):
+            gap(f"reaction {r.getId()}: no bqbiol:is/isVersionOf GO process")
+        for ref in r.getListOfModifiers():
+            if not ref.isSetSBOTerm() or not libsbml.SBO.isModifier(ref.getSBOTerm()):
+                gap(f"reaction {r.getId()}: modifier {ref.getSpecies()} has no SBO modifier role")
+    for c in model.getListOfCompartments():
+        kinds = _resources(c, libsbml.BQB_IS) + _resources(c, libsbml.BQB_IS_VERSION_OF)
+        if not any(GO_TERM.match(u) for u in kinds):
+            gap(f"compartment {c.getId()}: no bqbiol:is/isVersionOf GO cellular component")
     rule_vars = {r.getVariable() for r in model.getListOfRules()}
     phenotypes = set(phenotypes)
     for p in model.getListOfParameters():
