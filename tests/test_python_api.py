@@ -124,7 +124,9 @@ def test_experiments_lists_every_experiment_with_its_description(model_id: str) 
 def test_run_experiment_is_the_claims_engine_s_run(model_id: str) -> None:
     claims = load_claims(paths.claims_path(model_id))
     path = paths.sbml_path(model_id)
-    reference = simulate_experiments(claims, new_simulator(path.read_text(), name=model_id, origin=path))
+    reference = simulate_experiments(
+        claims, new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
+    )
     name = next(iter(reference))
     frame = bcsignal.run_experiment(model_id, name)
     assert isinstance(frame, pd.DataFrame) and frame.index.name == "time"
@@ -280,19 +282,19 @@ def test_every_cli_argument_has_help_and_shows_its_default(command: str) -> None
 def test_simulate_writes_ten_significant_digits_by_default(tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
     assert cli.main(["simulate", PARK, "--until", "10", "--points", "3", "--out", str(out), "-q"]) == 0
-    values = out.read_text().splitlines()[1].split(",")
+    values = out.read_text(encoding="utf-8").splitlines()[1].split(",")
     digits = [len(re.sub(r"e.*$", "", v).replace(".", "").replace("-", "").lstrip("0")) for v in values]
     assert max(digits) <= 10 and max(digits) == 10
     precise = tmp_path / "p.csv"
     cli.main(["simulate", PARK, "--until", "10", "--points", "3", "--out", str(precise), "--precision", "17"])
-    assert len(precise.read_text()) > len(out.read_text())
+    assert len(precise.read_text(encoding="utf-8")) > len(out.read_text(encoding="utf-8"))
 
 
 def test_simulate_start_and_select(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.csv"
     argv = ["simulate", PARK, "--until", "30", "--start", "10", "--points", "3", "--out", str(out)]
     assert cli.main([*argv, "--select", "time", "--select", "[pSTAT3]"]) == 0
-    lines = out.read_text().splitlines()
+    lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "time,[pSTAT3]" and lines[1].startswith("10,")
     assert "wrote" in capsys.readouterr().out
 

@@ -52,7 +52,7 @@ from bcsignal.claims import (
 )
 from bcsignal.copasi import CopasiModel
 from bcsignal.errors import BcsignalError, excerpt
-from bcsignal.extras import require
+from bcsignal.extras import ensure, require
 from bcsignal.files import atomic_write_bytes
 from bcsignal.isolate import run_isolated, stage
 from bcsignal.limits import (
@@ -717,6 +717,7 @@ def run_with_tellurium(archive: Path) -> ArchiveResults:
     The archive is checked first (member limits, SED-ML screened, every model source a member), and
     tellurium runs in an isolated child process with bcsignal's time and memory limits.
     """
+    ensure("tellurium", "running an archive in tellurium")
     sedml = _sedml_text(archive)
     doc = libsedml.readSedMLFromString(sedml)
     with zipfile.ZipFile(archive) as zf:

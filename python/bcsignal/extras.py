@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from importlib import util
 from types import ModuleType
 
 from bcsignal.errors import BcsignalError
@@ -42,3 +44,15 @@ def require(module: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise missing(module, purpose) from None
+
+
+def ensure(module: str, purpose: str) -> None:
+    """Check that `module` is installed without importing it (it will be imported in a child process)."""
+    try:
+        found = (
+            sys.modules[module] is not None if module in sys.modules else util.find_spec(module) is not None
+        )
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise missing(module, purpose)
