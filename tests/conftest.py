@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -75,3 +77,12 @@ def run_cli(args: Sequence[str], *, cwd: Path, timeout: float) -> tuple[int, str
     except subprocess.TimeoutExpired:
         pytest.fail(f"bcsignal {' '.join(args)} ran longer than {timeout} s")
     return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a stand-alone script of the repository (not part of the package) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -17,6 +16,8 @@ from types import ModuleType
 
 import pytest
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
 LOCK_CORE = ROOT / "requirements" / "lock-core.txt"
@@ -28,11 +29,7 @@ EXTRA_ONLY |= {"distributed", "tqdm", "tellurium", "ipython", "pandas"}
 
 
 def _check_env() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_env", ROOT / "requirements" / "check_env.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "requirements" / "check_env.py")
 
 
 # -- the lock --------------------------------------------------------------------------------------------
