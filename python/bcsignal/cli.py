@@ -24,7 +24,7 @@ from bcsignal.robustness import RunResult
 from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
 from bcsignal.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
-from bcsignal.validate import Report, read_document, validate_file, validate_model
+from bcsignal.validation import Report, read_document, validate_file, validate_model
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
