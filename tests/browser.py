@@ -1,4 +1,4 @@
-"""Headless Chromium driven over the DevTools protocol on a pipe: load a page, collect console errors."""
+"""Headless Chromium driven over the DevTools protocol on a pipe: load a page, read its errors, measure it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ class PageLoad:
 
     errors: list[str] = field(default_factory=list)
     screenshot: bytes = b""
+    #: What the page's `script` returned (JSON-compatible), or None.
+    value: Any = None
 
 
 class _Pipe:
@@ -104,8 +106,11 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def load(url: str, *, width: int = 1280, height: int = 1600) -> PageLoad:
-    """Load a page in a fresh headless Chromium profile; return console errors and a PNG screenshot."""
+def load(url: str, *, width: int = 1280, height: int = 1600, script: str | None = None) -> PageLoad:
+    """Load a page in a fresh headless Chromium profile; return console errors and a PNG screenshot.
+
+    `script`, a JavaScript expression, is evaluated once the page has loaded; its value is returned too.
+    """
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium is not installed (make test installs it)")
@@ -142,8 +147,18 @@ def load(url: str, *, width: int = 1280, height: int = 1600) -> PageLoad:
             pipe.wait_for("Page.loadEventFired")
             # a last round trip lets late console messages arrive before we read them
             pipe.call("Runtime.evaluate", {"expression": "document.readyState"}, session=session)
+            value = None
+            if script is not None:
+                answer = pipe.call(
+                    "Runtime.evaluate", {"expression": script, "returnByValue": True}, session=session
+                )
+                if "exceptionDetails" in answer:
+                    raise RuntimeError(f"the script failed: {answer['exceptionDetails']}")
+                value = answer.get("result", {}).get("value")
             shot = pipe.call("Page.captureScreenshot", {"format": "png"}, session=session)
-            result = PageLoad(errors=_errors(pipe.events), screenshot=base64.b64decode(shot["data"]))
+            result = PageLoad(
+                errors=_errors(pipe.events), screenshot=base64.b64decode(shot["data"]), value=value
+            )
             pipe.send("Browser.close")
         finally:
             os.close(to_browser_write)
@@ -159,3 +174,48 @@ def load(url: str, *, width: int = 1280, height: int = 1600) -> PageLoad:
 def file_url(path: Path) -> str:
     """Return the file:// URL of a local file."""
     return path.resolve().as_uri()
+
+
+#: JavaScript measuring a page's drawings: overlapping node boxes in each diagram, and text drawn past
+#: the viewport of its SVG (inline diagrams and charts alike). Boxes are compared as rendered.
+MEASURE = """(() => {
+  const out = {svgs: 0, nodes: 0, texts: 0, overlaps: [], clipped: []};
+  const name = (e) => (e.querySelector('title') || {}).textContent || e.textContent || e.tagName;
+  for (const svg of document.querySelectorAll('svg')) {
+    if (svg.ownerSVGElement) continue;
+    out.svgs += 1;
+    const frame = svg.getBoundingClientRect();
+    const where = svg.id || svg.getAttribute('data-file') || ('svg ' + out.svgs);
+    const boxes = [...svg.querySelectorAll('.node')].map((e) => [e, e.getBoundingClientRect()]);
+    out.nodes += boxes.length;
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i][1], b = boxes[j][1];
+        const apart = a.right - 0.01 <= b.left || b.right - 0.01 <= a.left
+          || a.bottom - 0.01 <= b.top || b.bottom - 0.01 <= a.top;
+        if (!apart) {
+          out.overlaps.push(where + ': ' + name(boxes[i][0]) + ' / ' + name(boxes[j][0]));
+        }
+      }
+    }
+    for (const text of svg.querySelectorAll('text')) {
+      if (!text.textContent.trim()) continue;
+      out.texts += 1;
+      const r = text.getBoundingClientRect();
+      const inside = r.left >= frame.left - 0.5 && r.right <= frame.right + 0.5
+        && r.top >= frame.top - 0.5 && r.bottom <= frame.bottom + 0.5;
+      if (!inside) {
+        out.clipped.push(where + ': ' + text.textContent.trim().slice(0, 60));
+      }
+    }
+  }
+  return out;
+})()"""
+
+
+def measure(url: str, *, width: int = 1280) -> dict[str, Any]:
+    """Load a page and return MEASURE's findings: counts, overlapping node boxes, clipped texts."""
+    loaded = load(url, width=width, script=MEASURE)
+    found: dict[str, Any] = loaded.value
+    found["errors"] = loaded.errors
+    return found

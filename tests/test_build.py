@@ -20,6 +20,7 @@ def test_sbml_folder_is_up_to_date() -> None:
 
 def test_check_names_stale_missing_and_extra_files(tmp_path: Path, built: dict[str, str]) -> None:
     for name, text in built.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
     assert build.check(tmp_path) == []
     first = sorted(built)[0]

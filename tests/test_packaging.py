@@ -95,10 +95,12 @@ WHEEL_ALLOWED = [
     r"bcsignal/[a-z_]+\.py",
     r"bcsignal/py\.typed",
     r"bcsignal/schemas/[a-z_.]+\.json",
+    r"bcsignal/templates/[a-z_.]+\.j2",
     r"bcsignal/_data/models/[A-Za-z0-9_]+\.(ant|claims\.yaml|merge\.yaml|parameters\.tsv)",
     r"bcsignal/_data/models/(interface|annotation)\.yaml",
     r"bcsignal/_data/CITATION\.cff",
     r"bcsignal/_data/sbml/[A-Za-z0-9_]+\.xml",
+    r"bcsignal/_data/sbml/diagrams/[A-Za-z0-9_]+\.layout\.xml",
     r"bcsignal-[^/]+\.dist-info/(METADATA|WHEEL|RECORD|entry_points\.txt|licenses/LICENSE)",
 ]
 #: Everything the sdist may hold below its top folder.
@@ -106,8 +108,10 @@ SDIST_ALLOWED = [
     r"python/bcsignal/[a-z_]+\.py",
     r"python/bcsignal/py\.typed",
     r"python/bcsignal/schemas/[a-z_.]+\.json",
+    r"python/bcsignal/templates/[a-z_.]+\.j2",
     r"models/[A-Za-z0-9_]+(\.claims|\.merge|\.parameters)?\.(ant|yaml|tsv)",
     r"sbml/[A-Za-z0-9_]+\.xml",
+    r"sbml/diagrams/[A-Za-z0-9_]+\.layout\.xml",
     r"tests/[a-z_]+\.py",
     r"tests/data/.+\.(ant|xml|yaml|txt|py|sedml|omex)",
     r"benchmarks/([a-z_]+\.py|RESULTS\.md)",
@@ -178,6 +182,8 @@ def test_wheel_holds_only_allowed_files(dist: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "bcsignal/py.typed" in names
     assert "bcsignal/_data/sbml/Park_BBRC2007.xml" in names
+    assert "bcsignal/_data/sbml/diagrams/composite.layout.xml" in names
+    assert "bcsignal/templates/model.html.j2" in names
     assert [n for n in names if not _allowed(n, WHEEL_ALLOWED)] == []
 
 

@@ -93,6 +93,45 @@ def test_wilson_interval() -> None:
     assert robustness.wilson_interval(0, 0) == (0.0, 1.0)
 
 
+def _wilson_by_hand(successes: int, trials: int, z: float = robustness.Z95) -> tuple[float, float]:
+    """The Wilson interval as bcsignal computed it before scipy (the reference the numbers must keep)."""
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
+
+
+def _spearman_by_hand(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho as bcsignal computed it before scipy: average ranks, Pearson of the ranks."""
+
+    def ranks(a: np.ndarray) -> np.ndarray:
+        out = np.empty(a.shape, dtype=float)
+        for j in range(a.shape[1]):
+            order = np.argsort(a[:, j], kind="stable")
+            _, first, counts = np.unique(a[order, j], return_index=True, return_counts=True)
+            out[order, j] = np.repeat(first + (counts + 1) / 2, counts)
+        return out
+
+    rx, ry = ranks(x), ranks(y)
+    rx, ry = rx - rx.mean(axis=0), ry - ry.mean(axis=0)
+    norm = np.outer(np.sqrt((rx * rx).sum(axis=0)), np.sqrt((ry * ry).sum(axis=0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho: np.ndarray = (rx.T @ ry) / norm
+    rho[norm == 0] = np.nan
+    return rho
+
+
+@pytest.mark.parametrize("trials", [1, 2, 7, 10, 100, 1000])
+def test_wilson_interval_numbers_unchanged(trials: int) -> None:
+    for successes in sorted({0, 1, trials // 3, trials // 2, trials - 1, trials}):
+        assert robustness.wilson_interval(successes, trials) == pytest.approx(
+            _wilson_by_hand(successes, trials), abs=1e-12
+        )
+
+
 def test_spearman_matches_scipy() -> None:
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(1)
@@ -103,7 +142,12 @@ def test_spearman_matches_scipy() -> None:
     for i in range(3):
         for j in range(3):
             assert rho[i, j] == pytest.approx(stats.spearmanr(x[:, i], y[:, j]).statistic, abs=1e-12)
+    assert rho == pytest.approx(_spearman_by_hand(x, y), abs=1e-12)
+    assert robustness.spearman_matrix(x[:, :1], y[:, :1]) == pytest.approx(
+        _spearman_by_hand(x[:, :1], y[:, :1])
+    )
     assert math.isnan(robustness.spearman_matrix(x, np.ones((50, 1)))[0, 0])
+    assert robustness.spearman_matrix(x, np.ones((50, 1))).shape == (3, 1)
 
 
 def test_summary_of_infinite_margins_is_valid_json(fragile: Study) -> None:

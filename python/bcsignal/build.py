@@ -13,7 +13,7 @@ from pathlib import Path
 import antimony
 import libsbml
 
-from bcsignal import compose, paths
+from bcsignal import compose, diagram, paths
 from bcsignal.annotate import (
     annotate_model,
     annotate_semantics,
@@ -253,7 +253,8 @@ def write_sbml_string(doc: libsbml.SBMLDocument) -> str:
 def build_model(model_id: str) -> dict[str, str]:
     """Build one model from its Antimony source, claims file and provenance table.
 
-    Returns file name -> SBML text: ``<id>.xml`` (flat), plus ``<id>_comp.xml`` for a composite.
+    Returns file name -> SBML text: ``<id>.xml`` (flat), plus ``<id>_comp.xml`` for a composite, and
+    the process diagram ``diagrams/<id>.layout.xml`` (the flat model with an SBML layout and render style).
     """
     source = paths.ant_path(model_id)
     claims = load_claims(paths.claims_path(model_id))
@@ -282,6 +283,9 @@ def build_model(model_id: str) -> dict[str, str]:
         annotate_model(doc, papers, claims.curation, tables[suffix], title=title, authors=authors)
         annotate_semantics(doc, rules)
         files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
+    groups = diagram.composite_groups(built.flat.getModel(), built.comp) if built.comp is not None else None
+    laid_out = diagram.layout_document(built.flat, diagram.layout(built.flat.getModel(), groups))
+    files[f"{diagram.DIAGRAMS}/{model_id}{diagram.SUFFIX}"] = write_sbml_string(laid_out)
     return files
 
 
@@ -311,6 +315,11 @@ def write(output: BuildOutput, folder: Path) -> list[Path]:
     return written
 
 
+def _shipped(folder: Path) -> list[Path]:
+    """The files a build writes into a folder: its SBML and its diagrams."""
+    return [*folder.glob("*.xml"), *(folder / diagram.DIAGRAMS).glob(f"*{diagram.SUFFIX}")]
+
+
 def check(folder: Path | None = None) -> list[str]:
     """Rebuild everything in a temporary folder and list how `folder` (sbml/) differs.
 
@@ -320,8 +329,12 @@ def check(folder: Path | None = None) -> list[str]:
     output = build_all()
     problems = []
     with tempfile.TemporaryDirectory(prefix="bcsignal-build-") as tmp:
-        fresh = {p.name: p.read_bytes() for p in write(output, Path(tmp))}
-    shipped = {p.name: p.read_bytes() for p in folder.glob("*.xml")} if folder.is_dir() else {}
+        fresh = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in write(output, Path(tmp))}
+    shipped = (
+        {p.relative_to(folder).as_posix(): p.read_bytes() for p in _shipped(folder)}
+        if folder.is_dir()
+        else {}
+    )
     for name in sorted(fresh.keys() | shipped.keys()):
         if name not in shipped:
             problems.append(f"missing: {folder / name}")
@@ -330,5 +343,6 @@ def check(folder: Path | None = None) -> list[str]:
         elif fresh[name] != shipped[name]:
             problems.append(f"stale: {folder / name}")
     if folder.is_dir():  # debris of an interrupted write (the next `bcsignal build` removes it)
-        problems += [f"extra: {p} (a temporary file)" for p in sorted(folder.glob(".*.tmp"))]
+        debris = [*folder.glob(".*.tmp"), *(folder / diagram.DIAGRAMS).glob(".*.tmp")]
+        problems += [f"extra: {p} (a temporary file)" for p in sorted(debris)]
     return problems

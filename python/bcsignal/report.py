@@ -5,17 +5,15 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import libsbml
-import numpy as np
 
-from bcsignal import __version__, certify, compose, paths
+from bcsignal import __version__, certify, compose, diagram, paths
 from bcsignal.annotate import Provenance, citation_text, read_provenance
 from bcsignal.claims import (
     Claim,
@@ -37,10 +35,10 @@ from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
 from bcsignal.validation import Report, interface_vocabulary, read_document, validate_model
 
-#: Size of the network diagram (SVG user units).
-NETWORK_WIDTH, NETWORK_HEIGHT = 960, 640
-#: Iterations of the force-directed layout.
-LAYOUT_ITERATIONS = 400
+#: Width of every plot (inches): the page's text width at 96 px per inch.
+PLOT_WIDTH = 11.0
+#: Font sizes (points) of the plots' legends and tick labels, and of their axis labels.
+LEGEND_POINTS, LABEL_POINTS = 9.5, 10.5
 #: Where plots go inside the report folder.
 PLOTS = "plots"
 #: Where copies of the SBML go inside the report folder.
@@ -63,9 +61,12 @@ _CSS = "\n".join(
         ".badge{display:inline-block;border-radius:.6rem;padding:0 .45rem;font-size:.75rem;",
         "background:#ddf4ff;color:#0550ae}",
         "figure{margin:1rem 0;background:#fff;border:1px solid #d0d7de;padding:.5rem}",
-        "figure img{max-width:100%;height:auto}",
+        "figure img{width:100%;height:auto}",
         "figcaption{font-size:.85rem;color:#57606a}",
-        ".network{width:100%;height:auto;background:#fff;border:1px solid #d0d7de}",
+        ".diagram{overflow:auto;max-height:56rem;background:#fff;border:1px solid #d0d7de}",
+        ".network{display:block}",
+        ".legend svg{vertical-align:middle;margin:0 .2rem 0 .8rem}",
+        ".cert{font-size:.8rem;color:#57606a;margin:.15rem 0 0;padding-left:1rem}",
         "nav ul{columns:2}",
         "code{font-size:.85em}",
         ".small{font-size:.8rem;color:#57606a}",
@@ -137,116 +138,6 @@ def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
 
 
 # ---------------------------------------------------------------------------
-# Network diagram
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Network:
-    """Species and reactions of a model as a bipartite graph."""
-
-    species: list[tuple[str, str]]  # id, display name
-    reactions: list[tuple[str, str, str]]  # id, display name, rate law
-    edges: list[tuple[str, str, str]]  # from, to, kind: reactant | product | modifier
-
-
-def network(sbml: str) -> Network:
-    """Read the species, reactions, reactants, products and modifiers of an SBML model."""
-    doc = libsbml.readSBMLFromString(sbml)
-    model = doc.getModel()
-    if model is None:
-        raise BcsignalError("the SBML has no model", tool="libsbml")
-    species = [(s.getId(), s.getName() or s.getId()) for s in model.getListOfSpecies()]
-    reactions = []
-    edges = []
-    for r in model.getListOfReactions():
-        law = r.getKineticLaw()
-        formula = libsbml.formulaToL3String(law.getMath()) if law is not None and law.isSetMath() else ""
-        reactions.append((r.getId(), r.getName() or r.getId(), formula))
-        edges += [(s.getSpecies(), r.getId(), "reactant") for s in r.getListOfReactants()]
-        edges += [(r.getId(), s.getSpecies(), "product") for s in r.getListOfProducts()]
-        edges += [(m.getSpecies(), r.getId(), "modifier") for m in r.getListOfModifiers()]
-    return Network(species, reactions, edges)
-
-
-def layout(nodes: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, tuple[float, float]]:
-    """Place nodes with a deterministic force-directed layout (Fruchterman-Reingold) in the unit square."""
-    n = len(nodes)
-    if n == 0:
-        return {}
-    index = {node: i for i, node in enumerate(nodes)}
-    angle = 2 * np.pi * np.arange(n) / n
-    pos = 0.5 + 0.45 * np.column_stack([np.cos(angle), np.sin(angle)])
-    links = np.array([(index[a], index[b]) for a, b in edges if a in index and b in index], dtype=int)
-    k = math.sqrt(1.0 / n)
-    for step in range(LAYOUT_ITERATIONS):
-        delta = pos[:, None, :] - pos[None, :, :]
-        dist = np.maximum(np.linalg.norm(delta, axis=2), 1e-3)
-        force = (delta / dist[..., None] * (k * k / dist)[..., None]).sum(axis=1)
-        if links.size:
-            d = pos[links[:, 0]] - pos[links[:, 1]]
-            length = np.maximum(np.linalg.norm(d, axis=1), 1e-3)
-            pull = d / length[:, None] * (length * length / k)[:, None]
-            np.add.at(force, links[:, 0], -pull)
-            np.add.at(force, links[:, 1], pull)
-        force += (0.5 - pos) * 0.5 * k  # gentle gravity keeps unconnected parts on the page
-        temperature = 0.1 * (1 - step / LAYOUT_ITERATIONS) + 0.002
-        norm = np.maximum(np.linalg.norm(force, axis=1), 1e-9)
-        pos += force / norm[:, None] * np.minimum(norm, temperature)[:, None]
-    low, high = pos.min(axis=0), pos.max(axis=0)
-    span = np.where(high - low > 1e-9, high - low, 1.0)
-    pos = (pos - low) / span
-    return {node: (float(pos[i, 0]), float(pos[i, 1])) for node, i in index.items()}
-
-
-def network_svg(net: Network) -> str:
-    """Return an SVG diagram: species as labelled boxes, reactions as squares, modifiers dashed."""
-    nodes = [s for s, _ in net.species] + [r for r, _, _ in net.reactions]
-    where = layout(nodes, [(a, b) for a, b, _ in net.edges])
-    margin_x, margin_y = 70, 30
-
-    def xy(node: str) -> tuple[float, float]:
-        x, y = where[node]
-        return margin_x + x * (NETWORK_WIDTH - 2 * margin_x), margin_y + y * (NETWORK_HEIGHT - 2 * margin_y)
-
-    out = [
-        '<svg class="network" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {NETWORK_WIDTH} {NETWORK_HEIGHT}" role="img" aria-label="reaction network">',
-        "<defs>"
-        '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#57606a"/></marker>'
-        '<marker id="dot" viewBox="0 0 10 10" refX="5" refY="5" markerWidth="5" markerHeight="5">'
-        '<circle cx="5" cy="5" r="4" fill="#8250df"/></marker></defs>',
-    ]
-    for a, b, kind in net.edges:
-        (x1, y1), (x2, y2) = xy(a), xy(b)
-        if kind == "modifier":
-            style = 'stroke="#8250df" stroke-dasharray="4 3" marker-end="url(#dot)"'
-        elif kind == "product":
-            style = 'stroke="#57606a" marker-end="url(#arrow)"'
-        else:
-            style = 'stroke="#57606a"'
-        out.append(
-            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke-width="1.2" {style}/>'
-        )
-    for rid, name, formula in net.reactions:
-        x, y = xy(rid)
-        out.append(
-            f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="#fff" stroke="#24292f">'
-            f"<title>{escape(name)}: {escape(formula)}</title></rect>"
-        )
-    for sid, name in net.species:
-        x, y = xy(sid)
-        width = 7.2 * len(sid) + 10
-        out.append(
-            f'<g><rect x="{x - width / 2:.1f}" y="{y - 10:.1f}" width="{width:.1f}" height="20" rx="6" '
-            f'fill="#ddf4ff" stroke="#0969da"><title>{escape(name)}</title></rect>'
-            f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="12" text-anchor="middle" '
-            f'font-family="monospace">{escape(sid)}</text></g>'
-        )
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------
 def _roles(claim: Claim) -> dict[str, str]:
@@ -274,7 +165,9 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
 
     roles = _roles(claim)
     rows = len(claim.readouts)
-    fig, axes = plt.subplots(rows, 1, figsize=(7.0, 2.6 * rows + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, 1, figsize=(PLOT_WIDTH, 2.8 * rows + 0.9), sharex=True, squeeze=False, layout="constrained"
+    )
     styles = ["-", "--", "-.", ":"]
     for ax, readout in zip(axes[:, 0], claim.readouts, strict=True):
         for i, (name, role) in enumerate(roles.items()):
@@ -290,15 +183,14 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
         if "peak_window" in claim.spec:
             t1, t2 = claim.spec["peak_window"]
             ax.axvspan(float(t1), float(t2), color="#fff8c5", lw=0)
-        ax.set_ylabel(f"{readout} ({_unit(readout)})")
+        ax.set_ylabel(f"{readout} ({_unit(readout)})", fontsize=LABEL_POINTS)
+        ax.tick_params(labelsize=LEGEND_POINTS)
         ax.grid(True, lw=0.3, alpha=0.6)
-        ax.legend(fontsize=7, loc="best")
-    axes[-1, 0].set_xlabel("time since the first phase started (min)")
+        # the legend beside the axes: it never hides a curve, and the figure grows to hold it
+        ax.legend(fontsize=LEGEND_POINTS, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    axes[-1, 0].set_xlabel("time since the first phase started (min)", fontsize=LABEL_POINTS)
     verdict = "holds" if result.passed else "FAILS"
-    fig.suptitle(f"{claim.id} ({claim.relation}): {verdict}", fontsize=10)
-    fig.subplots_adjust(
-        left=0.12, right=0.97, top=1 - 0.45 / fig.get_figheight(), bottom=0.55 / fig.get_figheight()
-    )
+    fig.suptitle(f"{claim.id} ({claim.relation}): {verdict}", fontsize=LABEL_POINTS + 1)
     return fig
 
 
@@ -307,7 +199,10 @@ def _svg(figure: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    # the saved box holds every artist (labels, legends outside the axes): nothing is clipped
+    figure.savefig(
+        buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=0.08
+    )
     plt.close(figure)
     return buffer.getvalue()
 
@@ -343,18 +238,18 @@ def robustness_figure(summary: Mapping[str, Any]) -> Any:
     fractions = [e["fraction"] if e["fraction"] is not None else 0.0 for e in entries]
     low = [max(0.0, f - e["interval95"][0]) for f, e in zip(fractions, entries, strict=True)]
     high = [max(0.0, e["interval95"][1] - f) for f, e in zip(fractions, entries, strict=True)]
-    fig, ax = plt.subplots(figsize=(7.0, 0.22 * len(names) + 1.0))
+    fig, ax = plt.subplots(figsize=(PLOT_WIDTH, 0.26 * len(names) + 1.4), layout="constrained")
     y = list(range(len(names)))[::-1]
     ax.barh(y, fractions, xerr=[low, high], color="#54aeff", ecolor="#57606a", capsize=2, height=0.7)
-    ax.set_yticks(y, names, fontsize=7)
+    ax.set_yticks(y, names, fontsize=LEGEND_POINTS)
+    ax.tick_params(axis="x", labelsize=LEGEND_POINTS)
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"fraction of {summary['samples']} parameter samples where the claim holds "
-        f"(log-normal, sigma {summary['sigma']:g}, seed {summary['seed']}; bars: 95 % interval)",
-        fontsize=8,
+        f"fraction of {summary['samples']} parameter samples where the claim holds\n"
+        f"(log-normal, sigma {summary['sigma']:g}, seed {summary['seed']}; bars: 95 % Wilson interval)",
+        fontsize=LABEL_POINTS,
     )
     ax.grid(True, axis="x", lw=0.3, alpha=0.6)
-    fig.tight_layout()
     return fig
 
 
@@ -364,339 +259,393 @@ def robustness_plot(summary: Mapping[str, Any]) -> bytes:
     return _svg(robustness_figure(summary))
 
 
-def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
-    if summary is None:
-        return (
-            f"<p class=small>No robustness run yet: <code>bcsignal robustness {escape(model_id)}</code> "
-            "writes one, and the next report shows it.</p>"
-        )
-    rows = [
-        "<table><thead><tr><th>claim</th><th>holds</th><th>95 % interval</th>"
-        "<th>decisive parameters (Spearman rho)</th></tr></thead><tbody>"
-    ]
-    for name, entry in summary["claims"].items():
-        holds = entry["holds"]
-        fraction = "-" if holds["fraction"] is None else f"{holds['fraction']:.3f}"
-        low, high = holds["interval95"]
-        top = ", ".join(f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3])
-        rows.append(
-            f"<tr><td>{escape(name)}</td><td class=num>{fraction}</td>"
-            f"<td class=num>[{low:.3f}, {high:.3f}]</td><td>{escape(top)}</td></tr>"
-        )
-    rows.append("</tbody></table>")
-    plot = f'<p><img src="{PLOTS}/{escape(model_id)}/robustness.svg" alt="robustness of each claim"></p>'
-    return plot + "".join(rows)
+# ---------------------------------------------------------------------------
+# Network diagram (drawn from the shipped SBML layout)
+# ---------------------------------------------------------------------------
+#: Colour of each arc class in the drawing.
+ARC_COLOURS = {
+    "consumption": "#57606a",
+    "production": "#57606a",
+    "stimulation": "#1a7f37",
+    "necessary stimulation": "#0550ae",
+    "inhibition": "#cf222e",
+    "catalysis": "#8250df",
+    "modulation": "#9a6700",
+}
+
+
+def diagram_path(model_id: str) -> Path:
+    """Return the shipped process diagram of a model (SBML Layout + Render, written by `bcsignal build`)."""
+    return paths.sbml_dir() / diagram.DIAGRAMS / f"{model_id}{diagram.SUFFIX}"
+
+
+def read_diagram(model_id: str) -> diagram.Diagram:
+    """Read the laid-out diagram of a shipped model."""
+    path = diagram_path(model_id)
+    if not path.is_file():
+        raise BcsignalError("no process diagram: run `bcsignal build`", file=path)
+    return diagram.read_layout(read_document(read_screened(path), str(path)))
+
+
+def _slug(kind: str) -> str:
+    return kind.replace(" ", "-")
+
+
+def network_view(model_id: str, drawing: diagram.Diagram, sbml: str) -> dict[str, Any]:
+    """Return what the network template draws: boxes, arcs with their ends, band titles, the legend."""
+    doc = libsbml.readSBMLFromString(sbml)
+    model = doc.getModel()
+    if model is None:
+        raise BcsignalError("the SBML has no model", tool="libsbml")
+    names = {s.getId(): s.getName() or s.getId() for s in model.getListOfSpecies()}
+    laws = {}
+    for r in model.getListOfReactions():
+        law = r.getKineticLaw()
+        formula = libsbml.formulaToL3String(law.getMath()) if law is not None and law.isSetMath() else ""
+        laws[r.getId()] = f"{r.getName() or r.getId()}: {formula}"
+    used = sorted({a.kind for a in drawing.arcs}, key=diagram.ARC_CLASSES.index)
+    return {
+        "id": f"net-{model_id}",
+        "marker": lambda kind: f"{model_id}-end-{_slug(kind)}",
+        "width": round(drawing.width, 1),
+        "height": round(drawing.height, 1),
+        "species": [
+            {"id": sid, "box": box, "label": drawing.labels[sid], "title": names.get(sid, sid)}
+            for sid, box in drawing.species.items()
+        ],
+        "reactions": [
+            {"id": rid, "box": box, "title": laws.get(rid, rid)} for rid, box in drawing.reactions.items()
+        ],
+        "arcs": [
+            {
+                "kind": a.kind,
+                "slug": _slug(a.kind),
+                "start": a.start,
+                "end": a.end,
+                "colour": ARC_COLOURS[a.kind],
+            }
+            for a in drawing.arcs
+            if a.start is not None and a.end is not None
+        ],
+        "bands": drawing.bands,
+        "classes": [{"kind": k, "slug": _slug(k), "colour": ARC_COLOURS[k]} for k in used],
+        "all_classes": [{"kind": k, "slug": _slug(k), "colour": ARC_COLOURS[k]} for k in diagram.ARC_CLASSES],
+    }
 
 
 # ---------------------------------------------------------------------------
-# HTML
+# HTML (Jinja2 templates in bcsignal/templates)
 # ---------------------------------------------------------------------------
-def _fmt(x: float) -> str:
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
     return f"{x:.4g}" if math.isfinite(x) else str(x)
 
 
-def _reference_link(reference: str) -> str:
+def _reference_url(reference: str) -> str | None:
     if reference.startswith("doi:"):
-        return f'<a href="https://doi.org/{escape(reference[4:])}">{escape(reference)}</a>'
+        return f"https://doi.org/{reference[4:]}"
     if reference.startswith("pubmed:"):
-        return f'<a href="https://pubmed.ncbi.nlm.nih.gov/{escape(reference[7:])}/">{escape(reference)}</a>'
+        return f"https://pubmed.ncbi.nlm.nih.gov/{reference[7:]}/"
     if reference.startswith("BIOMD"):
-        return f'<a href="https://www.ebi.ac.uk/biomodels/{escape(reference)}">{escape(reference)}</a>'
-    return escape(reference)
+        return f"https://www.ebi.ac.uk/biomodels/{reference}"
+    return None
 
 
-def _status(ok: bool, yes: str = "pass", no: str = "FAIL") -> str:
-    return f'<span class="pass">{yes}</span>' if ok else f'<span class="fail">{no}</span>'
+#: How the curators' shorthand in a claims file's ``source`` reads in the report.
+_SOURCE_WORDS = (
+    (re.compile(r"^issue spec \(mechanism: (.*)\)$"), r"curated mechanism, not a sentence of the paper: \1"),
+    (re.compile(r"^thresholds? from issue spec$"), "threshold set by the curators"),
+    (re.compile(r"^issue spec$"), "curated expectation, not a sentence of the paper"),
+)
+#: The kind of evidence a source names, by its first words.
+_SOURCE_KINDS = (
+    ("abstract", "abstract"),
+    ("full text", "full text"),
+    ("figure", "figure"),
+    ("fig.", "figure"),
+    ("companion paper", "companion paper"),
+    ("related paper", "related paper"),
+    ("published model", "published model"),
+    ("model prediction", "prediction"),
+    ("composite prediction", "prediction"),
+)
 
 
-def _paper_html(section: ModelSection) -> str:
-    html: list[str] = []
-    for paper in papers_of(section.claims):
-        doi, pubmed = str(paper["doi"]), str(paper["pubmed"])
-        links = [
-            f'<a href="https://doi.org/{escape(doi)}">doi:{escape(doi)}</a>',
-            f'<a href="https://pubmed.ncbi.nlm.nih.gov/{escape(pubmed)}/">PubMed {escape(pubmed)}</a>',
-        ]
-        html += [f"<p>{escape(citation_text(paper))}</p>", f"<p>{' · '.join(links)}</p>"]
-        if paper.get("comment"):
-            html.append(f'<p class="small">{escape(str(paper["comment"]))}</p>')
-        related = paper.get("related", [])
-        if related:
-            html.append("<p>Related sources:</p><ul>")
-            for rel in related:
-                ref = f' (<a href="https://doi.org/{escape(rel["doi"])}">doi</a>)' if rel.get("doi") else ""
-                html.append(f"<li>{escape(rel.get('role', ''))}: {escape(rel['citation'])}{ref}</li>")
-            html.append("</ul>")
-    return "\n".join(html)
+def source_in_words(claim: Claim) -> dict[str, Any]:
+    """Return a claim's source as a curator reads it: the kind of evidence and the detail.
+
+    The kind is abstract, full text, figure, companion or related paper, published model, or prediction;
+    the claims files' shorthand for a curated choice (``issue spec``) is spelled out. ``prediction``
+    says the claim is the model's prediction from that source.
+    """
+    parts = []
+    for part in (p.strip() for p in claim.source.split(";")):
+        for pattern, words in _SOURCE_WORDS:
+            part = pattern.sub(words, part)
+        parts.append(part)
+    first = claim.source.strip().lower()
+    kind = next((k for start, k in _SOURCE_KINDS if first.startswith(start)), "curated")
+    detail = "; ".join(parts)
+    if "figure" in claim.spec:
+        detail += f"; {claim.spec['figure']}"
+    prediction = claim.prediction and kind != "prediction"
+    return {"kind": kind, "detail": "" if detail == kind else detail, "prediction": prediction}
 
 
-def _certificate_html(result: ClaimResult, fractions: Mapping[str, float]) -> str:
-    """Return a claim's certificate: its status, each cut's verdict and margin, its robustness."""
+def _robustness_entry(summary: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
+    if not summary:
+        return None
+    entry = summary.get("claims", {}).get(name)
+    if not isinstance(entry, Mapping):
+        return None
+    holds = entry.get("holds", {})
+    fraction = holds.get("fraction")
+    low, high = holds.get("interval95", (0.0, 1.0))
+    return {
+        "fraction": "-" if fraction is None else f"{fraction:.0%}",
+        "interval": f"[{low:.0%}, {high:.0%}]",
+        "ok": fraction is not None and fraction >= ROBUST_FRACTION,
+    }
+
+
+#: The fraction of parameter samples a claim must hold in to count as robust (docs/modelling.md).
+ROBUST_FRACTION = 0.8
+
+
+def _certificate_view(result: ClaimResult) -> dict[str, Any] | None:
     certificate = result.certificate
     if certificate is None:
-        return ""
-    good = certificate.status in (certify.CERTIFIED, certify.DEFINITION)
-    parts = [_status(good, escape(certificate.status), escape(certificate.status))]
-    for cut in certificate.cuts:
-        shown = _fmt(cut.margin) if cut.margin is not None else escape(str(cut.problem))
-        parts.append(f"<br><span class=small>{escape(cut.cut.label)}: {escape(cut.verdict)} ({shown})</span>")
-    if result.claim.mechanism_note:
-        parts.append(f"<br><span class=small>mechanism: “{escape(result.claim.mechanism_note)}”</span>")
-    if result.claim.sufficiency:
-        alone = ", ".join(result.claim.sufficiency["alone"])
-        parts.append(f"<br><span class=small>sufficient alone: {escape(alone)}</span>")
-    fraction = fractions.get(certify.robustness_name(result))
-    if fraction is not None:
-        parts.append(f"<br><span class=small>robustness: holds in {fraction:.0%} of samples</span>")
-    return "".join(parts)
+        return None
+    return {
+        "status": certificate.status,
+        "good": certificate.status in (certify.CERTIFIED, certify.DEFINITION),
+        "cuts": [
+            {
+                "label": cut.cut.label,
+                "verdict": cut.verdict,
+                "margin": _fmt(cut.margin) if cut.margin is not None else str(cut.problem),
+            }
+            for cut in certificate.cuts
+        ],
+        "note": result.claim.mechanism_note,
+        "alone": ", ".join(result.claim.sufficiency["alone"]) if result.claim.sufficiency else None,
+    }
 
 
-def _claims_html(section: ModelSection) -> str:
-    mid = section.model_id
-    passed = sum(r.passed for r in section.results)
-    fractions = certify.robustness_fractions(section.robustness)
-    statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
-    counted = "; ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses)
-    rows = [
-        f"<p>{passed} of {len(section.results)} claims hold. Certificates: {escape(counted)}.</p>",
-        "<table><thead><tr><th>claim</th><th>statement</th><th>source</th><th>expected</th>"
-        "<th>observed</th><th>margin</th><th>result</th><th>certificate</th></tr></thead><tbody>",
-    ]
+def _claim_rows(section: ModelSection) -> list[dict[str, Any]]:
+    rows = []
     for result in section.results:
         claim = result.claim
-        badge = ' <span class="badge">prediction</span>' if claim.prediction else ""
-        source = escape(claim.source) + (
-            f", {escape(str(claim.spec['figure']))}" if "figure" in claim.spec else ""
-        )
-        observed = "<br>".join(
-            f"<code>{escape(r.readout)}</code>: "
-            + ", ".join(f"{escape(k)} = {_fmt(v)}" for k, v in r.values.items())
-            + f" → {_fmt(r.observed)}"
-            for r in result.readouts
-        )
-        expected = "<br>".join(f"{escape(claim.relation)}: {escape(r.expected)}" for r in result.readouts)
-        anchor = f"{escape(mid)}--{escape(claim.id)}"
         rows.append(
-            f'<tr id="{anchor}"><td><a href="#plot-{anchor}">'
-            f"{escape(claim.id)}</a>{badge}</td><td>{escape(claim.statement)}</td><td>{source}</td>"
-            f'<td>{expected}</td><td>{observed}</td><td class="num">{_fmt(result.margin)}</td>'
-            f"<td>{_status(result.passed)}</td><td>{_certificate_html(result, fractions)}</td></tr>"
+            {
+                "id": claim.id,
+                "anchor": f"{section.model_id}--{claim.id}",
+                "statement": claim.statement,
+                "definition": claim.kind == "definition",
+                "source": source_in_words(claim),
+                "expected": [f"{claim.relation}: {r.expected}" for r in result.readouts],
+                "observed": [
+                    {
+                        "readout": r.readout,
+                        "numbers": ", ".join(f"{k} = {_fmt(v)}" for k, v in r.values.items()),
+                        "observed": _fmt(r.observed),
+                    }
+                    for r in result.readouts
+                ],
+                "margin": _fmt(result.margin),
+                "passed": result.passed,
+                "certificate": _certificate_view(result),
+                "robustness": _robustness_entry(section.robustness, certify.robustness_name(result)),
+                "plot": f"{PLOTS}/{section.model_id}/{claim.id}.svg",
+                "readouts": ", ".join(claim.readouts),
+            }
         )
-    rows.append("</tbody></table>")
-    if section.paper_results:
-        held = sum(r.ok for r in section.paper_results)
-        rows += [
-            f"<p>The papers' own claims, run against this composite: {held} of "
-            f"{len(section.paper_results)} hold (or are excused with a reason).</p>",
-            "<table><thead><tr><th>claim</th><th>statement</th><th>margin</th><th>result</th>"
-            "<th>certificate</th></tr></thead><tbody>",
-        ]
-        for result in section.paper_results:
-            verdict = _status(result.passed) if not result.excused else _status(False, no="excused")
-            rows.append(
-                f"<tr><td>{escape(result.test_id)}</td><td>{escape(result.claim.statement)}</td>"
-                f'<td class="num">{_fmt(result.margin)}</td><td>{verdict}</td>'
-                f"<td>{_certificate_html(result, fractions)}</td></tr>"
-            )
-        rows.append("</tbody></table>")
-    return "\n".join(rows)
+    return rows
 
 
-def _plots_html(section: ModelSection) -> str:
-    mid = section.model_id
-    out = []
-    for result in section.results:
-        claim = result.claim
-        out.append(
-            f'<figure id="plot-{escape(mid)}--{escape(claim.id)}">'
-            f'<img src="{PLOTS}/{escape(mid)}/{escape(claim.id)}.svg" alt="{escape(claim.id)}: '
-            f'{", ".join(claim.readouts)} over time" width="700">'
-            f"<figcaption><b>{escape(claim.id)}</b>: {escape(claim.statement)} "
-            f'<a href="#{escape(mid)}--{escape(claim.id)}">back to the table</a></figcaption></figure>'
-        )
-    return "\n".join(out)
-
-
-def _parameters_html(section: ModelSection) -> str:
-    rows = [
-        "<table><thead><tr><th>parameter</th><th>value</th><th>unit</th><th>SBO</th><th>source</th>"
-        "<th>reference</th><th>note</th></tr></thead><tbody>"
+def _paper_rows(section: ModelSection) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": result.test_id,
+            "statement": result.claim.statement,
+            "source": source_in_words(result.claim),
+            "margin": _fmt(result.margin),
+            "passed": result.passed,
+            "excused": bool(result.excused),
+            "certificate": _certificate_view(result),
+            "robustness": _robustness_entry(section.robustness, certify.robustness_name(result)),
+        }
+        for result in section.paper_results
     ]
-    for row in section.provenance.values():
-        rows.append(
-            f"<tr><td><code>{escape(row.id)}</code></td><td class=num>{row.value:.6g}</td>"
-            f"<td>{escape(row.unit)}</td><td>{escape(row.sbo)}</td><td>{escape(row.source)}</td>"
-            f"<td>{_reference_link(row.reference)}</td><td>{escape(row.note)}</td></tr>"
-        )
-    rows.append("</tbody></table>")
-    return "\n".join(rows)
 
 
-def _validation_html(report: Report) -> str:
-    verdict = _status(report.ok(strict=True), "valid", "INVALID")
-    html = [
-        f"<p>{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) over every libsbml "
-        "consistency category with strict units, plus bcsignal's checks (finite values, interface, "
-        "parameter provenance, steady initial state, annotations).</p>"
+def _papers(section: ModelSection) -> list[dict[str, Any]]:
+    return [
+        {
+            "citation": citation_text(paper),
+            "doi": str(paper["doi"]),
+            "pubmed": str(paper["pubmed"]),
+            "comment": paper.get("comment"),
+            "related": paper.get("related", []),
+        }
+        for paper in papers_of(section.claims)
     ]
-    if report.issues:
-        html.append("<ul>")
-        html += [f"<li>{escape(str(issue))}</li>" for issue in report.issues]
-        html.append("</ul>")
-    return "\n".join(html)
-
-
-def _crosscheck_html(check: ModelCheck | None) -> str:
-    if check is None:
-        return "<p>Not run.</p>"
-    html = [
-        f"<p>{_status(check.passed, 'agree', 'DIFFER')}: every readout of every claimed experiment at every "
-        "output time, libroadrunner (CVODE) against COPASI (LSODA), both at relative tolerance 1e-10 and "
-        "absolute 1e-14; agreement means |a − b| ≤ 1e-12 + 1e-4·|b|. COPASI imported the SBML with no "
-        f"error ({check.import_warnings} warning(s), e.g. MIRIAM resources it does not know).</p>"
-    ]
-    if check.initial_mismatches:
-        html.append("<p class=fail>Initial values differ:</p><ul>")
-        html += [f"<li>{escape(m)}</li>" for m in check.initial_mismatches]
-        html.append("</ul>")
-    html.append(
-        "<table><thead><tr><th>experiment</th><th>readouts</th><th>output times</th>"
-        "<th>worst |a − b| / bound</th><th>result</th></tr></thead><tbody>"
-    )
-    for e in check.experiments:
-        score = e.worst.score if e.worst else 0.0
-        html.append(
-            f"<tr><td>{escape(e.experiment)}</td><td>{escape(', '.join(e.readouts))}</td>"
-            f'<td class="num">{e.points}</td><td class="num">{score:.3g}</td>'
-            f"<td>{_status(e.passed)}</td></tr>"
-        )
-    html.append("</tbody></table>")
-    return "\n".join(html)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 MERGE_COLUMNS = ("element", "model", "action", "became", "why")
 
 
+def _environment() -> Any:
+    jinja2 = require("jinja2", "the report's pages")
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bcsignal", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["fmt"] = _fmt
+    env.globals.update(
+        css=_CSS, version=__version__, reference_url=_reference_url, merge_columns=MERGE_COLUMNS
+    )
+    return env
+
+
+def _template(name: str) -> Any:
+    return _environment().get_template(name)
+
+
 def merge_map_html(rows: Sequence[Mapping[str, str]]) -> str:
     """Render merge-map rows (compose.merge_map_rows) as a table."""
-    return _table(MERGE_COLUMNS, [[row[c] for c in MERGE_COLUMNS] for row in rows])
+    return str(_template("merge_map.html.j2").render(rows=rows))
 
 
-def _merge_map_section(model_id: str) -> list[str]:
+def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
+    """Render the robustness part of a model's page."""
+    rows = []
+    for name, entry in (summary or {}).get("claims", {}).items():
+        holds = entry["holds"]
+        low, high = holds["interval95"]
+        rows.append(
+            {
+                "name": name,
+                "fraction": "-" if holds["fraction"] is None else f"{holds['fraction']:.3f}",
+                "interval": f"[{low:.3f}, {high:.3f}]",
+                "top": ", ".join(
+                    f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3]
+                ),
+            }
+        )
+    return str(
+        _template("robustness.html.j2").render(
+            model_id=model_id, summary=summary, rows=rows, plot=f"{PLOTS}/{model_id}/robustness.svg"
+        )
+    )
+
+
+def _merge_rows(model_id: str) -> list[dict[str, str]]:
     comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
     if not (comp_file.is_file() and compose.merge_map_path(model_id).is_file()):
         return []
     doc = read_document(read_screened(comp_file), str(comp_file))
-    rows = compose.merge_map_rows(model_id, doc)
-    return [
-        f"<h3>Merge map</h3><p class=small>{len(rows)} submodel elements replaced, shared or deleted "
-        f"({escape(compose.merge_map_path(model_id).name)}).</p>",
-        merge_map_html(rows),
-    ]
+    return compose.merge_map_rows(model_id, doc)
 
 
-def _model_html(section: ModelSection, omex: Path | None) -> str:
+def page_name(model_id: str) -> str:
+    """Return the file name of a model's page inside the report folder."""
+    return f"{model_id}.html"
+
+
+def _cited(section: ModelSection) -> str:
+    papers = papers_of(section.claims)
+    if len(papers) > 1:
+        return f"{len(papers)} papers"
+    first = papers[0] if papers else {"authors": section.model_id, "year": ""}
+    return f"{str(first['authors']).split(',')[0]} et al. {first['year']}"
+
+
+def _model_page(section: ModelSection, files: Mapping[str, str]) -> str:
     mid = section.model_id
-    net = network(section.sbml)
-    files = [f'<a href="{FILES}/{escape(mid)}.xml">SBML</a>']
-    if omex is not None:
-        files.append(f'<a href="{escape(omex.as_posix())}">COMBINE/OMEX archive</a>')
-    return "\n".join(
-        [
-            f'<section id="{escape(mid)}"><h2>{escape(mid)}</h2>',
-            f"<p><b>{escape(title_of(section.claims))}</b> — {' · '.join(files)}</p>",
-            "<h3>Paper</h3>",
-            _paper_html(section),
-            f"<h3>Network</h3><p class=small>{len(net.species)} species (boxes) and {len(net.reactions)} "
-            "reactions (squares); arrows point to products, dashed lines are modifiers. Hover for names "
-            "and rate laws.</p>",
-            network_svg(net),
-            "<h3>Claims</h3>",
-            _claims_html(section),
-            "<h3>Plots</h3>",
-            _plots_html(section),
-            "<h3>Parameters</h3>",
-            _parameters_html(section),
-            "<h3>Validation</h3>",
-            *(_validation_html(report) for report in section.validation),
-            "<h3>Cross-simulator agreement</h3>",
-            _crosscheck_html(section.crosscheck),
-            "<h3>Robustness under parameter uncertainty</h3>",
-            _robustness_html(mid, section.robustness),
-            *_merge_map_section(mid),
-            "</section>",
-        ]
+    drawing = read_diagram(mid)
+    statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
+    merge_rows = _merge_rows(mid)
+    return str(
+        _template("model.html.j2").render(
+            model_id=mid,
+            title=title_of(section.claims),
+            files=files,
+            papers=_papers(section),
+            network=network_view(mid, drawing, section.sbml),
+            composite=bool(drawing.bands),
+            held=sum(r.passed for r in section.results),
+            claims=_claim_rows(section),
+            certificates="; ".join(f"{statuses.count(s)} {s}" for s in certify.STATUSES if s in statuses),
+            paper_claims=_paper_rows(section),
+            paper_held=sum(r.ok for r in section.paper_results),
+            parameters=list(section.provenance.values()),
+            validation=[
+                {
+                    "ok": r.ok(strict=True),
+                    "errors": len(r.errors),
+                    "warnings": len(r.warnings),
+                    "issues": r.issues,
+                }
+                for r in section.validation
+            ],
+            crosscheck=section.crosscheck,
+            robustness=_robustness_html(mid, section.robustness),
+            merge_rows=merge_rows,
+            merge_file=compose.merge_map_path(mid).name if merge_rows else "",
+        )
     )
 
 
 def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path | None = None) -> Path:
-    """Write the site (index.html, plots, SBML copies) into a folder; return the index path."""
-    summary = [
-        "<table><thead><tr><th>model</th><th>paper</th><th>claims</th><th>validation</th>"
-        "<th>libroadrunner vs COPASI</th></tr></thead><tbody>"
-    ]
-    bodies = []
+    """Write the site into a folder: index.html, a page per model, plots, and the files they link to.
+
+    Every link is relative inside the folder (the SBML, its diagram and the COMBINE archive are copied
+    in), so a copied report folder keeps working.
+    """
+    summary = []
     for section in sections:
         mid = section.model_id
         for result in section.results:
             plot = claim_plot(result.claim, result, section.trajectories)
             atomic_write_bytes(folder / PLOTS / mid / f"{result.claim.id}.svg", plot)
-        atomic_write_text(folder / FILES / f"{mid}.xml", section.sbml)
         if section.robustness is not None:
             atomic_write_bytes(folder / PLOTS / mid / "robustness.svg", robustness_plot(section.robustness))
-        omex = None
-        if omex_folder is not None and (omex_folder / f"{mid}.omex").is_file():
-            omex = Path(_relative(omex_folder / f"{mid}.omex", folder))
-        bodies.append(_model_html(section, omex))
+        files = {"SBML": f"{FILES}/{mid}.xml"}
+        atomic_write_text(folder / files["SBML"], section.sbml)
+        files["process diagram (SBML Layout + Render)"] = f"{FILES}/{mid}{diagram.SUFFIX}"
+        atomic_write_bytes(
+            folder / files["process diagram (SBML Layout + Render)"], diagram_path(mid).read_bytes()
+        )
+        omex = omex_folder / f"{mid}.omex" if omex_folder is not None else None
+        if omex is not None and omex.is_file():
+            files["COMBINE/OMEX archive"] = f"{FILES}/{mid}.omex"
+            atomic_write_bytes(folder / files["COMBINE/OMEX archive"], omex.read_bytes())
+        atomic_write_text(folder / page_name(mid), _model_page(section, files))
         every = [*section.results, *section.paper_results]
-        passed = sum(r.ok for r in every)
-        count = f"{passed}/{len(every)}"
-        papers = papers_of(section.claims)
-        first = papers[0] if papers else {"authors": section.model_id, "year": ""}
-        cited = f"{str(first['authors']).split(',')[0]} et al. {first['year']}"
-        if len(papers) > 1:
-            cited = f"{len(papers)} papers"
-        cross = (
-            "not run" if section.crosscheck is None else _status(section.crosscheck.passed, "agree", "DIFFER")
-        )
+        statuses = [r.certificate.status for r in every if r.certificate]
         summary.append(
-            f'<tr><td><a href="#{escape(mid)}">{escape(mid)}</a></td>'
-            f"<td>{escape(cited)}</td>"
-            f"<td>{_status(passed == len(every), count, count)}</td>"
-            f"<td>{_status(all(r.ok(strict=True) for r in section.validation), 'valid', 'INVALID')}</td>"
-            f"<td>{cross}</td></tr>"
+            {
+                "id": mid,
+                "page": page_name(mid),
+                "title": title_of(section.claims),
+                "cited": _cited(section),
+                "passed": sum(r.ok for r in every),
+                "total": len(every),
+                "certified": statuses.count(certify.CERTIFIED),
+                "definitions": statuses.count(certify.DEFINITION),
+                "valid": all(r.ok(strict=True) for r in section.validation),
+                "crosscheck": None if section.crosscheck is None else section.crosscheck.passed,
+            }
         )
-    summary.append("</tbody></table>")
-    page = "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            '<link rel="icon" href="data:,">',
-            "<title>bcsignal curation report</title>",
-            f"<style>{_CSS}</style></head><body><main>",
-            "<h1>bcsignal curation report</h1>",
-            f"<p>Curated SBML models of breast-cancer signalling (bcsignal {escape(__version__)}). For each "
-            "model: the paper, the reaction network, every claim with its numbers and a plot, the parameters "
-            "with their provenance, the validation and the cross-simulator check.</p>",
-            *summary,
-            *bodies,
-            "</main></body></html>",
-        ]
-    )
     index = folder / "index.html"
-    atomic_write_text(index, page + "\n")
+    atomic_write_text(index, _template("index.html.j2").render(models=summary))
     return index
-
-
-def _relative(target: Path, folder: Path) -> str:
-    return Path(os.path.relpath(target.resolve(), folder.resolve())).as_posix()
 
 
 def report_dir() -> Path:

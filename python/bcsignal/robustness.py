@@ -448,40 +448,36 @@ def _merge(out: Path, study: Study, samples: int) -> Table:
 # Summary statistics
 # ---------------------------------------------------------------------------
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
-    """Return the Wilson score interval of a binomial proportion (95 % by default)."""
+    """Return the Wilson score interval of a binomial proportion (95 % by default), from scipy.stats."""
     if trials == 0:
         return 0.0, 1.0
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == trials else min(1.0, centre + half)
+    from scipy import stats
+
+    confidence = 2 * float(stats.norm.cdf(z)) - 1
+    ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    low = 0.0 if successes == 0 else max(0.0, float(ci.low))
+    high = 1.0 if successes == trials else min(1.0, float(ci.high))
     return low, high
 
 
-def rank_columns(a: np.ndarray) -> np.ndarray:
-    """Return the rank (1-based, ties averaged) of each entry within its column."""
-    ranks = np.empty(a.shape, dtype=float)
-    for j in range(a.shape[1]):
-        order = np.argsort(a[:, j], kind="stable")
-        _, first, counts = np.unique(a[order, j], return_index=True, return_counts=True)
-        ranks[order, j] = np.repeat(first + (counts + 1) / 2, counts)
-    return ranks
-
-
 def spearman_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return Spearman's rho between every column of x and every column of y (NaN when constant)."""
+    """Return Spearman's rho between every column of x and every column of y (NaN when constant).
+
+    scipy.stats.spearmanr on the columns of both; ties get average ranks, infinities rank last.
+    """
     if len(x) < 3:
         return np.full((x.shape[1], y.shape[1]), np.nan)
-    rx = rank_columns(x)
-    ry = rank_columns(y)
-    rx = rx - rx.mean(axis=0)
-    ry = ry - ry.mean(axis=0)
-    norm = np.outer(np.sqrt((rx * rx).sum(axis=0)), np.sqrt((ry * ry).sum(axis=0)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho: np.ndarray = (rx.T @ ry) / norm
-    rho[norm == 0] = np.nan
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        statistic = stats.spearmanr(x, y, axis=0).statistic
+    if np.ndim(statistic) == 0:  # one column each: scipy returns the coefficient itself
+        return np.full((1, 1), float(statistic))
+    rho: np.ndarray = np.array(statistic[: x.shape[1], x.shape[1] :], dtype=float)
     return rho
 
 

@@ -535,7 +535,21 @@ def validate_file(path: Path, model_id: str | None = None) -> Report:
     return validate_text(read_screened(Path(path)), str(path), model_id)
 
 
+def validate_diagram(path: Path) -> Report:
+    """Validate a process diagram (SBML Layout + Render): libsbml, glyphs, arc classes, no overlap."""
+    from bcsignal import diagram
+
+    doc = read_document(read_screened(Path(path)), str(path))
+    return Report(str(path), [Issue("error", "diagram", p) for p in diagram.problems(doc)])
+
+
 def validate_model(model_id: str) -> list[Report]:
-    """Validate a shipped model's SBML files (a composite has two) with every check."""
+    """Validate a shipped model's SBML files (a composite has two) and its diagram with every check."""
+    from bcsignal import diagram
+
     files = [paths.sbml_path(model_id), paths.sbml_dir() / f"{model_id}_comp.xml"]
-    return [validate_file(f, model_id) for f in files if f.is_file()]
+    reports = [validate_file(f, model_id) for f in files if f.is_file()]
+    drawing = paths.sbml_dir() / diagram.DIAGRAMS / f"{model_id}{diagram.SUFFIX}"
+    if not drawing.is_file():
+        return [*reports, Report(str(drawing), [Issue("error", "diagram", "missing: run `bcsignal build`")])]
+    return [*reports, validate_diagram(drawing)]
