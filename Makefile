@@ -69,9 +69,9 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra all --extra test --extra dev -c requirements/constraints.txt -o $(LOCK)
 	$(UV_COMPILE) -c $(LOCK) -o $(LOCK_CORE)
 
-# Re-resolve the simulators' lock from requirements/simulators.in.
+# Re-resolve the simulators' lock from requirements/simulators.txt.
 lock-simulators: $(STAMP)
-	$(VENV)/bin/uv pip compile requirements/simulators.in --generate-hashes --python-version 3.12 \
+	$(VENV)/bin/uv pip compile requirements/simulators.txt --generate-hashes --python-version 3.12 \
 	  --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line $(UPGRADE) -o $(SIMLOCK)
 
 run: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -180,8 +181,13 @@ RUNNERS = {
     "biosimulators-tellurium": _biosimulators_tellurium,
     "biosimulators-copasi": _biosimulators_copasi,
 }
-#: The runners that write the archive's plots and reports as files.
-WRITERS = {"tellurium", "biosimulators-tellurium", "biosimulators-copasi"}
+#: The runners that write the archive's outputs as files: tellurium its plots and reports, the
+#: BioSimulators simulators their reports.
+WRITERS = {
+    "tellurium": (libsedml.SedPlot2D, libsedml.SedReport),
+    "biosimulators-tellurium": (libsedml.SedReport,),
+}
+WRITERS["biosimulators-copasi"] = WRITERS["biosimulators-tellurium"]
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
@@ -197,11 +203,13 @@ def test_archive_runs_like_bcsignal(
     results = RUNNERS[runner](archives[model_id], tmp_path)
     assert set(results) == {run.task for plan in layout.values() for run in plan.phases}
     assert exchange.compare(results, references[model_id], layout) == []
-    if runner in WRITERS:  # every plot and every report was written
+    if runner in WRITERS:  # every output it writes was written
         _, raw = exchange.read_member(archives[model_id], ".sedml")
         doc = libsedml.readSedMLFromString(raw.decode())
         written = {p.stem for p in tmp_path.rglob("*") if p.is_file()}
-        missing = [o.getId() for o in doc.getListOfOutputs() if o.getId() not in written]
+        kinds = WRITERS[runner]
+        outputs = [o.getId() for o in doc.getListOfOutputs() if isinstance(o, kinds)]
+        missing = [o for o in outputs if o not in written]
         assert missing == []
 
 
@@ -308,3 +316,15 @@ def test_a_missing_simulator_is_named(tiny_archive: tuple[Path, exchange.Archive
     path, _ = tiny_archive
     with pytest.raises(BcsignalError, match="make simulators"):
         exchange.run_with_biosimulators(path, tmp_path / "biosimulators-none")
+
+
+def test_the_simulators_lock_pins_every_package_with_hashes() -> None:
+    lock = Path(__file__).resolve().parents[1] / "requirements" / "lock-simulators.txt"
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", lock.read_text(encoding="utf-8").strip())
+    pins = {b.split("==")[0]: b for b in blocks if not b.startswith("#")}
+    assert {"biosimulators-copasi", "biosimulators-tellurium", "biosimulators-utils", "setuptools"} <= set(
+        pins
+    )
+    for block in pins.values():
+        assert re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+", block) and "--hash=sha256:" in block, block[:60]
+    assert int(pins["setuptools"].split("==")[1].split(".")[0]) < 81  # pkg_resources, for biosimulators-utils
