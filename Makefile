@@ -8,6 +8,11 @@ STAMP     := $(VENV)/.installed
 # The lock: every package `make` installs, exact versions with hashes (re-resolve with `make lock`).
 LOCK      := requirements/lock.txt
 LOCK_CORE := requirements/lock-core.txt
+# The BioSimulators command-line simulators (biosimulators-copasi, biosimulators-tellurium) the exchange
+# tests run every archive with: their pins conflict with the main lock, so they have their own venv and lock.
+SIMVENV   := .venv-simulators
+SIMSTAMP  := $(SIMVENV)/.installed
+SIMLOCK   := requirements/lock-simulators.txt
 PYTEST_ARGS ?=
 # Parameter samples per model in the robustness run that `make run` shows in the report.
 ROBUSTNESS_SAMPLES ?= 100
@@ -25,7 +30,7 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv lock build validate check lint format docs clean bench bench-check chromium
+.PHONY: run test venv simulators lock lock-simulators build validate check lint format docs clean bench bench-check chromium
 
 # Every package comes from the lock, hash-checked; bcsignal itself is installed editable on top, without
 # resolving anything. requirements/check_env.py then fails if the environment differs from the lock.
@@ -41,6 +46,19 @@ $(STAMP): pyproject.toml $(LOCK)
 
 venv: $(STAMP)
 
+# The simulators' venv, from its own hash-checked lock; each CLI must start (biosimulators-utils needs
+# setuptools < 81 for pkg_resources, which the lock holds).
+$(SIMSTAMP): $(SIMLOCK)
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found on PATH or in pyenv" >&2; exit 1; }
+	rm -rf $(SIMVENV)
+	$(PYTHON) -m venv $(SIMVENV)
+	$(SIMVENV)/bin/python -m pip install --quiet --no-input --require-hashes --no-deps -r $(SIMLOCK)
+	$(SIMVENV)/bin/biosimulators-copasi --version
+	$(SIMVENV)/bin/biosimulators-tellurium --version
+	@touch $(SIMSTAMP)
+
+simulators: $(SIMSTAMP)
+
 # Re-resolve the locks from pyproject.toml (native tools held by requirements/constraints.txt). Pins already in
 # the lock are kept; `make lock UPGRADE=--upgrade` takes the newest of everything, or
 # `make lock UPGRADE="--upgrade-package NAME"` one package. Then `make test` and `bcsignal build --check`.
@@ -50,6 +68,11 @@ UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --pytho
 lock: $(STAMP)
 	$(UV_COMPILE) --extra all --extra test --extra dev -c requirements/constraints.txt -o $(LOCK)
 	$(UV_COMPILE) -c $(LOCK) -o $(LOCK_CORE)
+
+# Re-resolve the simulators' lock from requirements/simulators.txt.
+lock-simulators: $(STAMP)
+	$(VENV)/bin/uv pip compile requirements/simulators.txt --generate-hashes --python-version 3.12 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line $(UPGRADE) -o $(SIMLOCK)
 
 run: $(STAMP)
 	$(BCSIGNAL) build
@@ -70,7 +93,7 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "error: the report test needs chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: $(STAMP) chromium
+test: $(STAMP) $(SIMSTAMP) chromium
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 build: $(STAMP)
@@ -106,4 +129,4 @@ bench-check: $(STAMP)
 	$(VPY) benchmarks/check_wall.py
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache $(SIMVENV)

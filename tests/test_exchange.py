@@ -1,7 +1,9 @@
-"""SED-ML/OMEX archives: deterministic members, metadata, and execution in tellurium and COPASI."""
+"""SED-ML/OMEX archives: portable phases, metadata, and the same numbers in four simulators."""
 
 from __future__ import annotations
 
+import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 from bcsignal import cli, exchange, paths
+from bcsignal.annotate import read_authors
 from bcsignal.claims import ClaimsFile, load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import Trajectory, new_simulator
@@ -19,6 +22,9 @@ from bcsignal.simulate import Trajectory, new_simulator
 from .conftest import DATA, MODEL_IDS
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+RDFS = "{http://www.w3.org/2000/01/rdf-schema#}"
+#: The BioSimulators command-line simulators, in their own venv (`make simulators`).
+SIMULATORS = Path(__file__).resolve().parents[1] / ".venv-simulators" / "bin"
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +35,8 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {mid: folder / f"{mid}.omex" for mid in MODEL_IDS}
 
 
-def _members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
+def _members(path: Path | bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(path) if isinstance(path, bytes) else path) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
@@ -39,8 +45,16 @@ def test_rebuild_is_byte_identical(model_id: str, archives: dict[str, Path]) -> 
     again = exchange.model_archive(model_id).data
     assert again == archives[model_id].read_bytes()
     members = _members(archives[model_id])
-    assert sorted(members) == sorted(["manifest.xml", "metadata.rdf", f"{model_id}.xml", f"{model_id}.sedml"])
+    comp = paths.sbml_path(model_id).with_name(f"{model_id}_comp.xml")
+    expected = ["manifest.xml", "metadata.rdf", f"{model_id}.xml", f"{model_id}.sedml"]
+    assert sorted(members) == sorted(expected + ([comp.name] if comp.is_file() else []))
     assert members[f"{model_id}.xml"] == paths.sbml_path(model_id).read_bytes()
+    if comp.is_file():
+        assert members[comp.name] == comp.read_bytes()
+
+
+def test_the_composite_carries_its_comp_file(archives: dict[str, Path]) -> None:
+    assert "composite_comp.xml" in _members(archives["composite"])
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
@@ -48,25 +62,33 @@ def test_libcombine_reads_manifest_and_metadata(model_id: str, archives: dict[st
     archive = libcombine.CombineArchive()
     assert archive.initializeFromArchive(str(archives[model_id]))
     entries = {archive.getEntry(i).getLocation(): archive.getEntry(i) for i in range(archive.getNumEntries())}
+    assert "./manifest.xml" not in entries  # the manifest does not list itself
     master = entries[f"./{model_id}.sedml"]
     assert master.getMaster() and libcombine.KnownFormats.isFormat("sed-ml", master.getFormat())
     assert libcombine.KnownFormats.isFormat("sbml", entries[f"./{model_id}.xml"].getFormat())
     description = archive.getMetadataForLocation(".")
+    authors = read_authors(paths.authors_path())
+    assert description.getNumCreators() == len(authors)
+    assert description.getCreator(0).getFamilyName() == authors[0].full_name
     claims = load_claims(paths.claims_path(model_id))
-    assert description.getNumCreators() == len(claims.curation["creators"])
-    assert description.getCreated().getDateAsString() == claims.curation["created"]
+    created, modified = exchange.dates(paths.sbml_path(model_id).read_text(encoding="utf-8"), claims)
+    assert description.getCreated().getDateAsString() == created == claims.curation["created"]
+    assert description.getModified(0).getDateAsString() == modified
+    assert description.getDescription() == exchange.model_description(claims)
+    # the claims file's own description, or the claims it encodes
+    source = claims.curation.get("description") or claims.claims[0].statement
+    assert exchange.plain(str(source), limit=10_000) in description.getDescription()
     archive.cleanUp()
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
-def test_metadata_has_title_licence_and_citation(model_id: str, archives: dict[str, Path]) -> None:
+def test_metadata_has_title_licence_citation_and_labels(model_id: str, archives: dict[str, Path]) -> None:
     root = ET.fromstring(_members(archives[model_id])["metadata.rdf"])
-    about = root.find(f"{RDF}Description")
-    assert about is not None and about.get(f"{RDF}about") == "."
+    about = next(d for d in root.findall(f"{RDF}Description") if d.get(f"{RDF}about") == ".")
     claims = load_claims(paths.claims_path(model_id))
     papers = papers_of(claims)  # a composite is described by its submodels' papers
     title = about.findtext("{http://purl.org/dc/elements/1.1/}title")
-    assert title and title_of(claims) in title
+    assert title and exchange.plain(title_of(claims), limit=1000) in title
     licence = about.find("{http://purl.org/dc/terms/}license")
     assert licence is not None and licence.get(f"{RDF}resource") == exchange.LICENCE_URI
     citations = [e.text or "" for e in about.findall("{http://purl.org/dc/terms/}bibliographicCitation")]
@@ -84,26 +106,46 @@ def test_metadata_has_title_licence_and_citation(model_id: str, archives: dict[s
             f"http://identifiers.org/doi/{paper['doi']}",
         )
     }
+    # every resource the description points to has an rdfs:label
+    labelled = {d.get(f"{RDF}about") for d in root.findall(f"{RDF}Description") if d.findtext(f"{RDFS}label")}
+    pointed = {e.get(f"{RDF}resource") for e in about if e.get(f"{RDF}resource")}
+    assert pointed and pointed <= labelled
 
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
-def test_sedml_encodes_every_claim(model_id: str, archives: dict[str, Path]) -> None:
-    _, text = exchange.read_member(archives[model_id], ".sedml")
-    assert exchange.sedml_errors(text.decode()) == []
-    doc = libsedml.readSedMLFromString(text.decode())
-    assert (doc.getLevel(), doc.getVersion()) == (1, 4)
+def test_sedml_runs_each_phase_from_a_written_state(model_id: str, archives: dict[str, Path]) -> None:
+    _, raw = exchange.read_member(archives[model_id], ".sedml")
+    assert len(raw) <= exchange.MAX_SEDML_BYTES
+    text = raw.decode()
+    assert exchange.sedml_errors(text) == []
+    doc = libsedml.readSedMLFromString(text)
+    assert (doc.getLevel(), doc.getVersion()) == (exchange.SEDML_LEVEL, exchange.SEDML_VERSION)
+    assert all(isinstance(t, libsedml.SedTask) for t in doc.getListOfTasks())  # no repeated tasks
+    assert all(isinstance(s, libsedml.SedUniformTimeCourse) for s in doc.getListOfSimulations())
+    for element in [*doc.getListOfTasks(), *doc.getListOfOutputs(), *doc.getListOfModels()]:
+        assert element.getName() == exchange.plain(element.getName())
     claims = load_claims(paths.claims_path(model_id))
-    tasks = {t.getId(): t for t in doc.getListOfTasks()}
+    layout = exchange.model_archive(model_id).layout
     outputs = {o.getId() for o in doc.getListOfOutputs()}
+    sim = new_simulator(paths.sbml_path(model_id).read_text(encoding="utf-8"))
+    state_ids = set(sim.derivatives()[2])
     for claim in claims.claims:
         assert f"plot_{claim.id}" in outputs
-        for name in claim.experiments():
-            repeated = tasks[exchange.experiment_task_id(name)]
-            assert isinstance(repeated, libsedml.SedRepeatedTask) and not repeated.getResetModel()
-            assert f"report_{claim.id}__{name}" in outputs
-            model = doc.getModel(tasks[repeated.getSubTask(0).getTask()].getModelReference())
+    for name, plan in layout.items():
+        experiment = claims.experiments[name]
+        assert len(plan.phases) == len(experiment.protocol.phases)
+        knobs = dict(experiment.protocol.preequilibration)
+        for run, phase in zip(plan.phases, experiment.protocol.phases, strict=True):
+            knobs.update(phase.set)
+            task = doc.getTask(run.task)
+            assert f"report_{run.task}" in outputs
+            model = doc.getModel(task.getModelReference())
             changed = {c.getTarget().split("'")[1]: float(c.getNewValue()) for c in model.getListOfChanges()}
-            assert changed == claims.experiments[name].protocol.preequilibration
+            # every knob and every state variable is set: no simulator may carry one over from a task before
+            assert changed == pytest.approx(dict(run.knobs) | dict(run.state), rel=1e-11)
+            assert set(dict(run.state)) == state_ids
+            assert {k: v for k, v in dict(run.knobs).items() if k in knobs} == knobs
+            assert doc.getSimulation(task.getSimulationReference()).getOutputEndTime() == phase.duration
 
 
 @pytest.fixture(scope="session")
@@ -117,30 +159,77 @@ def references(archives: dict[str, Path]) -> dict[str, dict[str, Trajectory]]:
     return out
 
 
-RUNNERS = {"tellurium": exchange.run_with_tellurium, "COPASI": exchange.run_with_copasi}
+def _tellurium(path: Path, outputs: Path) -> exchange.ArchiveResults:
+    return exchange.run_with_tellurium(path, outputs, timeout=exchange.SIMULATOR_TIMEOUT)
+
+
+def _copasi(path: Path, outputs: Path) -> exchange.ArchiveResults:
+    return exchange.run_with_copasi(path)
+
+
+def _biosimulators_tellurium(path: Path, outputs: Path) -> exchange.ArchiveResults:
+    return exchange.run_with_biosimulators(path, SIMULATORS / "biosimulators-tellurium", outputs)
+
+
+def _biosimulators_copasi(path: Path, outputs: Path) -> exchange.ArchiveResults:
+    return exchange.run_with_biosimulators(path, SIMULATORS / "biosimulators-copasi", outputs)
+
+
+RUNNERS = {
+    "tellurium": _tellurium,
+    "COPASI": _copasi,
+    "biosimulators-tellurium": _biosimulators_tellurium,
+    "biosimulators-copasi": _biosimulators_copasi,
+}
+#: The runners that write the archive's outputs as files: tellurium its plots and reports, the
+#: BioSimulators simulators their reports.
+WRITERS = {
+    "tellurium": (libsedml.SedPlot2D, libsedml.SedReport),
+    "biosimulators-tellurium": (libsedml.SedReport,),
+}
+WRITERS["biosimulators-copasi"] = WRITERS["biosimulators-tellurium"]
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_archive_runs_like_bcsignal(
-    model_id: str, runner: str, archives: dict[str, Path], references: dict[str, dict[str, Trajectory]]
+    model_id: str,
+    runner: str,
+    archives: dict[str, Path],
+    references: dict[str, dict[str, Trajectory]],
+    tmp_path: Path,
 ) -> None:
-    results = RUNNERS[runner](archives[model_id])
-    assert set(results) == {exchange.experiment_task_id(n) for n in references[model_id]}
-    assert exchange.compare(results, references[model_id]) == []
+    layout = exchange.model_archive(model_id).layout
+    results = RUNNERS[runner](archives[model_id], tmp_path)
+    assert set(results) == {run.task for plan in layout.values() for run in plan.phases}
+    assert exchange.compare(results, references[model_id], layout) == []
+    if runner in WRITERS:  # every output it writes was written
+        _, raw = exchange.read_member(archives[model_id], ".sedml")
+        doc = libsedml.readSedMLFromString(raw.decode())
+        written = {p.stem for p in tmp_path.rglob("*") if p.is_file()}
+        kinds = WRITERS[runner]
+        outputs = [o.getId() for o in doc.getListOfOutputs() if isinstance(o, kinds)]
+        missing = [o for o in outputs if o not in written]
+        assert missing == []
 
 
 def test_compare_catches_a_small_difference(
     archives: dict[str, Path], references: dict[str, dict[str, Trajectory]]
 ) -> None:
     mid = MODEL_IDS[0]
+    layout = exchange.model_archive(mid).layout
     results = exchange.run_with_copasi(archives[mid])
-    assert exchange.compare(results, references[mid]) == []
+    assert exchange.compare(results, references[mid], layout) == []
     task = next(iter(results))
     readout = next(k for k in results[task] if k != "time")
     results[task][readout] = results[task][readout] * (1 + 3e-4)
-    (bad,) = exchange.compare(results, references[mid])
+    (bad,) = exchange.compare(results, references[mid], layout)
     assert bad.readout == readout and bad.relative == pytest.approx(3e-4, rel=1e-3)
+
+
+def test_plain_titles_cannot_break_generated_code() -> None:
+    assert exchange.plain('the cells\' own IL-6 "loop" \\ é') == "the cells own IL-6 loop e"
+    assert len(exchange.plain("word " * 100)) <= exchange.MAX_TITLE
 
 
 def test_sedml_check_reports_errors() -> None:
@@ -164,57 +253,78 @@ def test_unreadable_archive_is_our_error(tmp_path: Path) -> None:
         exchange.run_with_copasi(path)
 
 
-# -- layout of experiments ----------------------------------------------------
+# -- the tiny model ------------------------------------------------------------------------------------
 @pytest.fixture
 def tiny_claims() -> ClaimsFile:
     return load_claims(DATA / "tiny.claims.yaml")
 
 
-def test_schedule_blocks_fit_phases_and_preequilibration(tiny_claims: ClaimsFile) -> None:
-    washout = tiny_claims.experiments["pulse_then_washout"]  # 30 min stim=1, then 210 min stim=0
-    schedule = exchange.make_schedule(washout, 1000.0, {"stim": 0.0, "inh": 0.0})
-    assert schedule.block == 10.0  # gcd(30, 210, 1000)
-    assert schedule.preequilibration_blocks == 100 and schedule.phase_blocks == (3, 21)
-    assert schedule.knob_values["stim"] == (0.0,) * 100 + (1.0,) * 3 + (0.0,) * 21
-    times = schedule.times()
-    assert times[0] == -1000.0 and times[-1] == pytest.approx(240.0)
-
-
-def test_schedule_refuses_durations_without_a_usable_divisor(tiny_claims: ClaimsFile) -> None:
-    rest = tiny_claims.experiments["rest"]  # 240 min
-    with pytest.raises(BcsignalError, match="too small a common divisor"):
-        exchange.make_schedule(rest, 1000.001, {"stim": 0.0, "inh": 0.0})
-
-
-def test_tiny_archive_runs_in_both_simulators(
-    tiny_sbml: str, tiny_claims: ClaimsFile, tmp_path: Path
-) -> None:
-    sim = new_simulator(tiny_sbml, name="tiny")
-    archive = exchange.build_archive("tiny", tiny_sbml, tiny_claims, sim)
+@pytest.fixture
+def tiny_archive(tiny_sbml: str, tiny_claims: ClaimsFile, tmp_path: Path) -> tuple[Path, exchange.Archive]:
+    archive = exchange.build_archive("tiny", tiny_sbml, tiny_claims, new_simulator(tiny_sbml, name="tiny"))
     path = tmp_path / "tiny.omex"
     path.write_bytes(archive.data)
-    reference = exchange.reference_trajectories(tiny_claims, new_simulator(tiny_sbml), archive.layout)
-    for run in (exchange.run_with_tellurium, exchange.run_with_copasi):
-        results = run(path)
-        assert exchange.compare(results, reference) == []
-        washout = results[exchange.experiment_task_id("pulse_then_washout")]
-        assert np.argmax(washout["Sp"]) < np.argmax(washout["time"] > 30)  # the pulse ended at 30 min
+    return path, archive
 
 
-def test_copasi_runner_refuses_what_it_does_not_support(
-    tiny_sbml: str, tiny_claims: ClaimsFile, tmp_path: Path
+def test_later_phases_start_from_bcsignals_state(
+    tiny_sbml: str, tiny_claims: ClaimsFile, tiny_archive: tuple[Path, exchange.Archive]
 ) -> None:
-    archive = exchange.build_archive("tiny", tiny_sbml, tiny_claims)
-    members = _members_bytes(archive.data)
-    members["tiny.sedml"] = members["tiny.sedml"].replace(b'resetModel="false"', b'resetModel="true"', 1)
-    path = tmp_path / "tiny.omex"
-    path.write_bytes(exchange.zip_members(list(members.items())))
-    with pytest.raises(BcsignalError, match="resetModel=true is not supported"):
-        exchange.run_with_copasi(path)
+    _, archive = tiny_archive
+    first, second = archive.layout["pulse_then_washout"].phases
+    assert (first.start, first.duration, second.start, second.duration) == (0.0, 30.0, 30.0, 210.0)
+    assert dict(first.knobs) == {"stim": 1.0, "inh": 0.0} and dict(second.knobs) == {"stim": 0.0, "inh": 0.0}
+    reference = exchange.reference_trajectories(tiny_claims, new_simulator(tiny_sbml), archive.layout)
+    at_30 = reference["pulse_then_washout"].at("Sp", 30.0)
+    assert dict(second.state)["Sp"] == pytest.approx(at_30, rel=1e-6)
+    assert dict(first.state)["Sp"] != pytest.approx(at_30, rel=1e-3)
 
 
-def _members_bytes(data: bytes) -> dict[str, bytes]:
-    import io
+@pytest.mark.parametrize("runner", ["tellurium", "COPASI"])
+def test_tiny_archive_runs_phase_after_phase(
+    runner: str,
+    tiny_sbml: str,
+    tiny_claims: ClaimsFile,
+    tiny_archive: tuple[Path, exchange.Archive],
+    tmp_path: Path,
+) -> None:
+    path, archive = tiny_archive
+    reference = exchange.reference_trajectories(tiny_claims, new_simulator(tiny_sbml), archive.layout)
+    results = RUNNERS[runner](path, tmp_path / "out")
+    assert exchange.compare(results, reference, archive.layout) == []
+    washout = results[exchange.phase_task_id("pulse_then_washout", 2)]
+    assert washout["time"][0] == 30.0 and np.argmax(washout["Sp"]) == 0  # falls after the pulse
 
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
+
+@pytest.mark.parametrize("runner", ["biosimulators-copasi", "COPASI"])
+def test_a_simulator_that_cannot_run_a_task_fails_loudly(
+    runner: str, tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path
+) -> None:
+    _, archive = tiny_archive
+    members = _members(archive.data)
+    # a readout of a species the model does not have: no simulator can report it
+    target = b"@id=&apos;Sp&apos;]"
+    assert target in members["tiny.sedml"]
+    members["tiny.sedml"] = members["tiny.sedml"].replace(target, b"@id=&apos;Sp_missing&apos;]")
+    broken = tmp_path / "broken.omex"
+    broken.write_bytes(exchange.zip_members(list(members.items())))
+    with pytest.raises(BcsignalError):
+        RUNNERS[runner](broken, tmp_path / "out")
+
+
+def test_a_missing_simulator_is_named(tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path) -> None:
+    path, _ = tiny_archive
+    with pytest.raises(BcsignalError, match="make simulators"):
+        exchange.run_with_biosimulators(path, tmp_path / "biosimulators-none")
+
+
+def test_the_simulators_lock_pins_every_package_with_hashes() -> None:
+    lock = Path(__file__).resolve().parents[1] / "requirements" / "lock-simulators.txt"
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", lock.read_text(encoding="utf-8").strip())
+    pins = {b.split("==")[0]: b for b in blocks if not b.startswith("#")}
+    assert {"biosimulators-copasi", "biosimulators-tellurium", "biosimulators-utils", "setuptools"} <= set(
+        pins
+    )
+    for block in pins.values():
+        assert re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*==\S+", block) and "--hash=sha256:" in block, block[:60]
+    assert int(pins["setuptools"].split("==")[1].split(".")[0]) < 81  # pkg_resources, for biosimulators-utils
