@@ -32,6 +32,9 @@ EXIT_FAILED = 1
 EXIT_ERROR = 2
 #: Exit code when the user interrupts a long run (as a shell reports SIGINT).
 EXIT_INTERRUPTED = 130
+#: Format of the JSON `check --results` writes (3: each claim records how its experiments
+#: were pre-equilibrated, `preequilibration`).
+RESULTS_FORMAT = 3
 
 
 def _models(selected: Sequence[str]) -> list[str]:
@@ -232,7 +235,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     passed = sum(r.passed for r in everything)
     excused = sum(r.excused and not r.passed for r in everything)
     failed = len(everything) - passed - excused
-    payload = {"format": 2, "claims": [r.to_json() for r in everything]}
+    payload = {"format": RESULTS_FORMAT, "claims": [r.to_json() for r in everything]}
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:
