@@ -12,6 +12,7 @@ import argparse
 import datetime
 import math
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -190,6 +191,15 @@ def measure(samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     }
 
 
+def grouped(reasons: dict[str, int]) -> str:
+    """Return fallback reasons with their numbers replaced by #, counted."""
+    counts: dict[str, int] = {}
+    for reason, count in reasons.items():
+        key = re.sub(r"[0-9.]+e[+-][0-9]+|[0-9.]+", "#", reason)
+        counts[key] = counts.get(key, 0) + count
+    return "; ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> str:
     """Return the markdown of section 5."""
     n, i = m["newton"], m["integration"]
@@ -228,7 +238,7 @@ def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> 
         f"bcsignal's other code (parameter setting, claim evaluation) {own / n['cpu']:.0%}",
         f"- Newton vs integration: {compared} samples compared, {flips} claim verdicts differ, "
         f"largest margin difference {worst:.1e}; speed-up per sample (CPU) {i['cpu'] / n['cpu']:.2f}×",
-        f"- fallback reasons: {n['fallback_reasons'] or 'none'}",
+        f"- fallback reasons: {grouped(n['fallback_reasons']) or 'none'}",
         f"- naive libroadrunner loop (resetAll, set parameters and knobs, reset, simulate "
         f"{NAIVE_PREEQUILIBRATION:g} min, set the stimulus, simulate the phases; no claim evaluation): "
         f"{m['naive']:.3f} s CPU per sample, **{m['naive'] / n['cpu']:.2f}×** bcsignal's time",
