@@ -118,10 +118,12 @@ format: $(STAMP)
 docs: $(STAMP)
 	$(VPY) docs/make_api.py
 
-# Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput.
+# Benchmarks (not tests): claim suites cold and warm, COPASI, bare libroadrunner, Dask throughput; then
+# Newton pre-equilibration, a naive libroadrunner loop and a cluster started by address (section 5).
 # Writes benchmarks/RESULTS.md; takes about five minutes on 2 cores.
 bench: $(STAMP)
 	$(VPY) benchmarks/bench.py
+	$(VPY) benchmarks/newton_bench.py
 
 # Cold wall time of `bcsignal check` before mechanism cuts, now, and with two cuts per claim
 # (section 6 of benchmarks/RESULTS.md; about a minute).

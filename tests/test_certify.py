@@ -548,8 +548,10 @@ def test_results_json_carries_every_cut(tmp_path: Path) -> None:
     code, out, err = run_cli([*args, "--results", str(out_file)], cwd=tmp_path, timeout=60)
     assert code == 0, out + err
     data = json.loads(out_file.read_text(encoding="utf-8"))
-    assert data["format"] == 2
+    assert data["format"] == 3
     up, down = data["claims"]
+    assert set(up["preequilibration"].values()) <= {"newton", "integration"}
+    assert set(up["preequilibration"]) == set(up["experiments"])
     assert up["certificate"]["status"] == NOT_CERTIFIED
     assert up["certificate"]["not_certified_by"] == ["clamp F everywhere"]
     assert up["margin"] > 0

@@ -517,6 +517,8 @@ class ClaimResult:
     excused: bool = False
     #: The claim's verdict under its mechanism cuts (set by `bcsignal.certify.certify`).
     certificate: Certificate | None = None
+    #: How each experiment's pre-equilibrated state was found ("newton" or "integration").
+    preequilibration: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -560,6 +562,7 @@ class ClaimResult:
             "mechanism_note": self.claim.mechanism_note,
             "sufficiency": dict(self.claim.sufficiency) if self.claim.sufficiency else None,
             "certificate": None if self.certificate is None else self.certificate.to_json(),
+            "preequilibration": dict(self.preequilibration),
             "readouts": [
                 {
                     "readout": r.readout,
@@ -792,7 +795,10 @@ def run_claims(
                 exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
             ) from exc
     target = model or claims.model
-    return [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]
+    results = [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]
+    for result in results:
+        result.preequilibration = {e: trajs[e].preequilibration for e in result.claim.experiments()}
+    return results
 
 
 def suites(claims: ClaimsFile) -> list[ClaimsFile]:

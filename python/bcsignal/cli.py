@@ -33,6 +33,9 @@ EXIT_FAILED = 1
 EXIT_ERROR = 2
 #: Exit code when the user interrupts a long run (as a shell reports SIGINT).
 EXIT_INTERRUPTED = 130
+#: Format of the JSON `check --results` writes (3: each claim records how its experiments
+#: were pre-equilibrated, `preequilibration`).
+RESULTS_FORMAT = 3
 #: Exit status when the reader of stdout went away (`bcsignal check --json | head`): 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
 
@@ -235,7 +238,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     passed = sum(r.passed for r in everything)
     excused = sum(r.excused and not r.passed for r in everything)
     failed = len(everything) - passed - excused
-    payload = {"format": 2, "claims": [r.to_json() for r in everything]}
+    payload = {"format": RESULTS_FORMAT, "claims": [r.to_json() for r in everything]}
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,6 +32,34 @@ STEADY_RTOL = 1e-7
 STEADY_ATOL = 1e-9
 #: Output points per phase of a protocol (observation times are added to these).
 POINTS_PER_PHASE = 241
+
+#: Pre-equilibration methods: how each experiment's starting steady state was found.
+NEWTON, INTEGRATION = "newton", "integration"
+#: What `Simulator.steady_state_method` accepts: Newton with an integration fallback, or integration only.
+STEADY_STATE_METHODS = (NEWTON, INTEGRATION)
+#: Newton iterations before pre-equilibration gives up and integrates instead.
+NEWTON_MAX_ITERATIONS = 15
+#: Newton stops when this many iterations in a row do not lower its best residual norm (rounding).
+NEWTON_STALL = 3
+#: Newton stops when every scaled residual (see `Simulator.residual`) is at most this.
+NEWTON_RESIDUAL = 1e-6
+#: ...or when no step changes any state by more than this relative amount (plus NEWTON_STEP_ATOL).
+NEWTON_STEP_RTOL = 1e-12
+#: Absolute floor of that step test (nM, or dimensionless for scores).
+NEWTON_STEP_ATOL = 1e-15
+#: Relative step of the finite-difference Jacobian (with absolute floor JACOBIAN_STEP_FLOOR).
+JACOBIAN_STEP = 1e-7
+#: Absolute floor of the finite-difference step (nM).
+JACOBIAN_STEP_FLOOR = 1e-10
+#: A Newton steady state is accepted only if it is stable: every eigenvalue of the Jacobian on the
+#: stoichiometric subspace has a real part below this (per minute). A slower growth would not show
+#: within the longest integration horizon either (1/1e7 min), so the test only rejects real instability.
+STABILITY_LIMIT = 1e-7
+#: States of a Newton solution smaller than this in magnitude (nM) are rounding residue of 0 and set to 0.
+NEWTON_ZERO = 1e-20
+#: Concentrations down to minus this (nM) count as zero in a Newton solution (CVODE's absolute tolerance);
+#: anything more negative rejects the solution.
+NEGATIVE_FLOOR = 1e-12
 
 #: At most this many compiled models are kept per process by `cached_simulator`.
 SIMULATOR_CACHE_SIZE = 16
@@ -111,6 +139,8 @@ class Trajectory:
 
     times: np.ndarray
     values: dict[str, np.ndarray]
+    #: How the pre-equilibrated state was found: NEWTON or INTEGRATION ("" for none recorded).
+    preequilibration: str = ""
 
     def at(self, readout: str, time: float) -> float:
         """Return a readout at a time on the output grid (observation times are always on it)."""
@@ -204,13 +234,29 @@ class Simulator:
         self._base = self._nominal_values.copy()
         self._overrides: dict[str, float] = {}
         self._partition: ValuesKey = ()
-        self._cache: dict[ValuesKey, dict[ValuesKey, State]] = {}
+        self._cache: dict[ValuesKey, dict[ValuesKey, tuple[State, str]]] = {}
         #: Whether pre-equilibrated states are cached (False: every experiment computes its own).
         self.caching = True
         #: Pre-equilibrations answered from the cache.
         self.cache_hits = 0
         #: Protocols run (experiments simulated).
         self.runs = 0
+        #: NEWTON: solve for each steady state and integrate only when that fails; INTEGRATION: integrate.
+        self.steady_state_method = NEWTON
+        #: Integration pre-equilibrates until the worst scaled residual is at most this (1: the steady-state
+        #: test; smaller values give a tighter reference, as the Newton-versus-integration test uses).
+        self.integration_target = 1.0
+        #: Pre-equilibrations Newton solved.
+        self.newton_solves = 0
+        #: Pre-equilibrations that fell back to integration, by reason.
+        self.fallbacks: Counter[str] = Counter()
+        #: How the most recent pre-equilibration found its state (NEWTON or INTEGRATION).
+        self.last_preequilibration = ""
+        self._n_species = len(model.getFloatingSpeciesIds())
+        # nominal steady states by knob setting: where Newton starts for other parameter sets
+        self._starts: dict[ValuesKey, np.ndarray] = {}
+        self._reduced: tuple[np.ndarray, np.ndarray] | None = None
+        self._lift: np.ndarray | None = None
 
     @property
     def knob_ids(self) -> frozenset[str]:
@@ -336,32 +382,240 @@ class Simulator:
             ) from exc
 
     def preequilibrate(self, knobs: Mapping[str, float]) -> None:
-        """Bring the model to the steady state of the given knob settings (cached)."""
+        """Bring the model to the steady state of the given knob settings (cached).
+
+        With `steady_state_method` NEWTON the steady state is solved for (`solve_steady_state`),
+        starting, under parameter overrides, from the nominal steady state of the same knobs; when the
+        solve fails, lands on a state that is not steady, negative or unstable, pre-equilibration
+        integrates from the initial state instead, as with INTEGRATION. `last_preequilibration` and the
+        trajectory of `run` record which method gave the state.
+        """
+        if self.steady_state_method not in STEADY_STATE_METHODS:
+            raise BcsignalError(
+                f"unknown steady-state method {self.steady_state_method!r} "
+                f"(expected one of {', '.join(STEADY_STATE_METHODS)})",
+                where=self.name,
+            )
         key = values_key(knobs)
         cache = self._cache.setdefault(self._partition, {}) if self.caching else {}
         if key in cache:
             self.cache_hits += 1
             self._restore_initial(knobs)
-            self._set_state(cache[key])
+            state, method = cache[key]
+            self._set_state(state)
+            self.last_preequilibration = method
             return
-        self._restore_initial(knobs)
+        method = INTEGRATION
+        if self.steady_state_method == NEWTON:
+            start = self._newton_start(knobs, key)
+            self._restore_initial(knobs)
+            reason = self.solve_steady_state(start)
+            if reason is None:
+                method = NEWTON
+                self.newton_solves += 1
+            else:
+                self.fallbacks[reason] += 1
+        if method == INTEGRATION:
+            self._restore_initial(knobs)
+            self._integrate_to_steady_state(knobs)
+        state = self._state()
+        if not self._partition:
+            self._starts[key] = np.concatenate([state[1], state[2]])
+        cache[key] = (state, method)
+        self._set_state(state)
+        self.last_preequilibration = method
+
+    def _integrate_to_steady_state(self, knobs: Mapping[str, float]) -> None:
         time = 0.0
+        target = self.integration_target
         for horizon in PREEQUILIBRATION_HORIZONS:
             worst, _ = self.residual()
-            if worst <= 1.0:
+            if worst <= target:
                 break
             self._integrate(time, time + horizon)
             time += horizon
         worst, which = self.residual()
-        if not worst <= 1.0:  # also catches NaN
+        if not worst <= target:  # also catches NaN
             raise BcsignalError(
                 f"no steady state for knobs {dict(knobs)}: d{which}/dt still {worst:.3g}x the tolerance "
                 f"after {time:g} min",
                 where=self.name,
             )
-        state = self._state()
-        cache[key] = state
-        self._set_state(state)
+
+    def _newton_start(self, knobs: Mapping[str, float], key: ValuesKey) -> np.ndarray | None:
+        """Return the nominal steady state of these knobs (computed first if need be); None when nominal."""
+        if not self._partition:
+            return None
+        if key not in self._starts:
+            base, partition = self._base, self._partition
+            try:
+                self._base, self._partition = self._nominal_values, ()
+                self.preequilibrate(knobs)
+            except BcsignalError:
+                return None  # no nominal steady state: Newton starts from the initial state
+            finally:
+                self._base, self._partition = base, partition
+        return self._starts.get(key)
+
+    # -- Newton ---------------------------------------------------------
+    def _vector(self) -> np.ndarray:
+        """Return the state as one vector: floating-species concentrations, then rate-rule variables."""
+        model = self._model
+        x = np.array(model.getFloatingSpeciesConcentrations())
+        if self._rate_rule_ids:
+            x = np.concatenate([x, [model.getValue(r) for r in self._rate_rule_ids]])
+        return x
+
+    def _rates_at(self, x: np.ndarray) -> np.ndarray:
+        """Put the model in state `x` and return d x/dt there."""
+        model = self._model
+        n = self._n_species
+        model.setFloatingSpeciesConcentrations(x[:n])
+        for rid, value in zip(self._rate_rule_ids, x[n:], strict=True):
+            model.setValue(rid, float(value))
+        dx = np.array(model.getFloatingSpeciesConcentrationRates())
+        if self._rate_rule_ids:
+            dx = np.concatenate([dx, [model.getValue(r) for r in self._rate_rule_rates]])
+        return dx
+
+    def _jacobian(self, x: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Return the Jacobian d f/d x by forward differences (one rate evaluation per state)."""
+        jac = np.empty((len(x), len(x)))
+        for j in range(len(x)):
+            h = JACOBIAN_STEP * abs(x[j]) + JACOBIAN_STEP_FLOOR
+            shifted = x.copy()
+            shifted[j] += h
+            jac[:, j] = (self._rates_at(shifted) - f) / h
+        return jac
+
+    def conservation_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (W, Q): the conservation laws as rows and a basis of the subspace they leave free.
+
+        Rows of W are conservation laws in concentrations (W dx/dt = 0); the columns of Q are an
+        orthonormal basis of the stoichiometric subspace (W Q = 0). A conservation law is a left null
+        vector l of the stoichiometry matrix (l N = 0) weighted by the volume of each species'
+        compartment (amounts are conserved, not concentrations); rate-rule variables take part in none.
+        """
+        if self._reduced is None:
+            model = self._model
+            species = list(model.getFloatingSpeciesIds())
+            n = len(self._state_ids)
+            weights = np.zeros((0, n))
+            if species:
+                stoich = self.rr.getFullStoichiometryMatrix()
+                rows = [species.index(r) for r in stoich.rownames]
+                matrix = np.zeros((len(species), np.asarray(stoich).shape[1]))
+                matrix[rows, :] = np.asarray(stoich)
+                volumes = np.asarray(model.getCompartmentVolumes())
+                volume = np.array(
+                    [volumes[model.getCompartmentIndexForFloatingSpecies(i)] for i in range(len(species))]
+                )
+                if matrix.shape[1] == 0:
+                    left = np.eye(len(species))
+                else:
+                    u, sv, _ = np.linalg.svd(matrix, full_matrices=True)
+                    rank = int((sv > sv.max(initial=0.0) * 1e-10).sum())
+                    left = u[:, rank:].T
+                weights = np.zeros((left.shape[0], n))
+                weights[:, : len(species)] = left * volume
+            if weights.shape[0]:
+                _, sv, vt = np.linalg.svd(weights, full_matrices=True)
+                basis = vt[int((sv > sv.max() * 1e-10).sum()) :].T
+            else:
+                basis = np.eye(n)
+            self._reduced = (weights, basis)
+        return self._reduced
+
+    def solve_steady_state(self, start: np.ndarray | None = None) -> str | None:
+        """Solve for the steady state by damped Newton on the conservation-reduced system.
+
+        The model must be at its initial state (its conserved totals are read there); `start` (default:
+        that state) is where Newton begins. On success the model is left at the steady state and None is
+        returned; otherwise the reason, and the caller integrates instead. A solution is accepted only
+        if it passes the same steady-state test as integration (`residual` <= 1), keeps the conserved
+        totals, has no concentration below -NEGATIVE_FLOOR (smaller negatives are set to 0) and is
+        stable (every eigenvalue of the reduced Jacobian has a real part below STABILITY_LIMIT).
+        """
+        if self._model.getNumEvents():
+            return "the model has events"
+        if not self._state_ids:
+            return None
+        weights, basis = self.conservation_matrix()
+        if self._lift is None:  # least-norm lift of a change of the conserved totals to the state
+            self._lift = np.linalg.pinv(weights) if weights.shape[0] else np.zeros((len(self._state_ids), 0))
+        lift = self._lift
+        initial = self._vector()
+        totals = weights @ initial
+        total_scale = STEADY_RTOL * (np.abs(weights) @ np.abs(initial)) + STEADY_ATOL
+        x = initial.copy() if start is None else np.array(start, dtype=float)
+        if x.shape != initial.shape or not np.isfinite(x).all():
+            x = initial.copy()
+        self._model.setTime(0.0)
+
+        def merit(x: np.ndarray, f: np.ndarray) -> tuple[float, np.ndarray]:
+            scaled = np.abs(f) / (STEADY_RTOL * np.abs(x) + STEADY_ATOL)
+            drift = (weights @ x - totals) / total_scale
+            return float(np.sqrt((scaled * scaled).sum() + (drift * drift).sum())), scaled
+
+        f = self._rates_at(x)
+        if not np.isfinite(f).all():
+            return "non-finite rates at the starting point"
+        best, scaled = merit(x, f)
+        stalled = 0
+        for _ in range(NEWTON_MAX_ITERATIONS):
+            drift = np.abs(weights @ x - totals) / total_scale
+            if scaled.max() <= NEWTON_RESIDUAL and drift.max(initial=0.0) <= 1.0:
+                break
+            # the step = Q dz + p: p restores the conserved totals, dz solves the reduced system
+            jac = self._jacobian(x, f)
+            correction = lift @ (totals - weights @ x)
+            try:
+                dz = np.linalg.solve(basis.T @ jac @ basis, -(basis.T @ (f + jac @ correction)))
+            except np.linalg.LinAlgError:
+                return "the reduced Jacobian is singular"
+            step = basis @ dz + correction
+            if not np.isfinite(step).all():
+                return "the Newton step is not finite"
+            # damp the step (at most 1/16) to keep positive states positive, then project onto x >= 0;
+            # the acceptance tests below, not the line search, decide whether the solution is used
+            damping = 1.0
+            held = x > STEADY_ATOL  # states near 0 are projected, not damped for (they would stall)
+            while damping > 1 / 16 and (x + damping * step < 0)[held].any():
+                damping /= 2
+            trial = np.maximum(x + damping * step, 0.0)
+            f = self._rates_at(trial)
+            if not np.isfinite(f).all():
+                return "non-finite rates on the way"
+            tiny = np.abs(trial - x) <= NEWTON_STEP_RTOL * np.abs(trial) + NEWTON_STEP_ATOL
+            x = trial
+            norm, scaled = merit(x, f)
+            if norm < best:
+                best, stalled = norm, 0
+            else:
+                stalled += 1
+                if stalled >= NEWTON_STALL:
+                    break  # converged as far as rounding allows, or stuck: the tests below tell
+            if tiny.all():
+                break
+        if (x < -NEGATIVE_FLOOR).any():
+            return "the solution has a negative concentration"
+        # rounding leaves ~1e-30 nM where a state is exactly 0 (a knockout): that is 0, as integration has it
+        x = np.where(np.abs(x) < NEWTON_ZERO, 0.0, np.maximum(x, 0.0))
+        f = self._rates_at(x)
+        if not np.isfinite(f).all():
+            return "non-finite rates at the solution"
+        _, scaled = merit(x, f)
+        if not scaled.max() <= 1.0:
+            return f"Newton's end point fails the steady-state test ({scaled.max():.3g}x the tolerance)"
+        if not (np.abs(weights @ x - totals) <= total_scale).all():
+            return "the solution breaks a conservation law"
+        jac = self._jacobian(x, f)
+        reduced = basis.T @ jac @ basis
+        if reduced.size and np.linalg.eigvals(reduced).real.max() >= STABILITY_LIMIT:
+            return "the solution is unstable"
+        self._rates_at(x)  # leave the model at the solution
+        self._model.setTime(0.0)
+        return None
 
     def preequilibration_time(self, knobs: Mapping[str, float]) -> float:
         """Return how long (minutes) pre-equilibration with these knobs integrates to reach steady state."""
@@ -384,6 +638,7 @@ class Simulator:
         self.runs += 1
         knobs = dict(protocol.preequilibration)
         self.preequilibrate(knobs)
+        method = self.last_preequilibration
         observed = tuple(observe)
 
         selections = ["time", *(f"[{r}]" if r in self._species else r for r in readouts)]
@@ -415,7 +670,7 @@ class Simulator:
             )
         times = table[:, 0] - start
         values = {r: table[:, i + 1] for i, r in enumerate(readouts)}
-        return Trajectory(times=times, values=values)
+        return Trajectory(times=times, values=values, preequilibration=method)
 
 
 def new_simulator(sbml: str, *, name: str = "model", origin: str | Path = "<string>") -> Simulator:
