@@ -9,7 +9,7 @@ import pytest
 
 from bcsignal import build, diagram, paths
 from bcsignal.errors import BcsignalError
-from bcsignal.validate import read_document
+from bcsignal.validation import read_document
 
 from .conftest import DATA, MODEL_IDS
 

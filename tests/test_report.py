@@ -17,7 +17,7 @@ from bcsignal import certify, cli, compose, diagram, paths, report
 from bcsignal.build import load_antimony
 from bcsignal.claims import load_claims, papers_of
 from bcsignal.files import atomic_write_bytes
-from bcsignal.validate import read_document
+from bcsignal.validation import read_document
 
 from . import browser
 from .conftest import DATA, MODEL_IDS

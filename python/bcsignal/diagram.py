@@ -524,7 +524,7 @@ def problems(doc: libsbml.SBMLDocument) -> list[str]:
     modifier's SBO role, and no two node glyphs overlapping.
     Every libsbml warning counts, as in `bcsignal validate`.
     """
-    from bcsignal.validate import libsbml_issues
+    from bcsignal.validation import libsbml_issues
 
     # checked as written (libsbml's layout validators misjudge objects never serialised), in every
     # consistency category with strict units, as `bcsignal validate` checks the models themselves
