@@ -30,7 +30,7 @@ PYTHON := $(shell for c in $(PYTHON_CANDIDATES); do \
 	    $$c -c 'import sys; print(sys.executable)'; break; fi; done)
 endif
 
-.PHONY: run test venv simulators lock lock-simulators build validate check lint format docs clean bench bench-check chromium
+.PHONY: run test test-exchange venv simulators lock lock-simulators build validate check lint format docs clean bench bench-check chromium
 
 # Every package comes from the lock, hash-checked; bcsignal itself is installed editable on top, without
 # resolving anything. requirements/check_env.py then fails if the environment differs from the lock.
@@ -94,7 +94,11 @@ chromium:
 	  else echo "error: the report test needs chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 test: $(STAMP) $(SIMSTAMP) chromium
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest -m "not exchange_full" $(PYTEST_ARGS)
+
+# Every archive through every simulator (tests marked exchange_full; about an hour on 2 cores).
+test-exchange: $(STAMP) $(SIMSTAMP)
+	$(VPY) -m pytest -m exchange_full tests/test_exchange.py $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BCSIGNAL) build

@@ -190,8 +190,23 @@ WRITERS = {
 WRITERS["biosimulators-copasi"] = WRITERS["biosimulators-tellurium"]
 
 
-@pytest.mark.parametrize("runner", sorted(RUNNERS))
-@pytest.mark.parametrize("model_id", MODEL_IDS)
+#: The archive × simulator runs of `make test`: every simulator on one paper's archive, COPASI's
+#: import on every archive. The rest (each phase a model the simulator compiles anew: about an hour on
+#: 2 cores) are marked `exchange_full` and run by `make test-exchange`.
+DEFAULT_ARCHIVE = "Park_BBRC2007"
+ARCHIVE_RUNS = [
+    pytest.param(
+        model_id,
+        runner,
+        marks=() if model_id == DEFAULT_ARCHIVE or runner == "COPASI" else pytest.mark.exchange_full,
+        id=f"{model_id}-{runner}",
+    )
+    for model_id in MODEL_IDS
+    for runner in sorted(RUNNERS)
+]
+
+
+@pytest.mark.parametrize(("model_id", "runner"), ARCHIVE_RUNS)
 def test_archive_runs_like_bcsignal(
     model_id: str,
     runner: str,
