@@ -30,7 +30,7 @@ from bcsignal.annotate import (
 )
 from bcsignal.build import antimony_text_to_sbml, write_sbml_string
 from bcsignal.errors import BcsignalError
-from bcsignal.validate import GO_TERM, PUBMED_REF, annotation_issues, is_species_identity
+from bcsignal.validation import GO_TERM, PUBMED_REF, annotation_issues, is_species_identity
 
 SHIPPED = sorted(paths.sbml_dir().glob("*.xml"))
 SHIPPED_IDS = [p.stem for p in SHIPPED]

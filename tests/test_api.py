@@ -123,3 +123,18 @@ def test_the_simulate_module_is_importable_by_name() -> None:
     import bcsignal.simulate as module
 
     assert hasattr(module, "Simulator") and callable(bcsignal.time_course)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # `bcsignal check --json | head`: here the reader has gone before bcsignal writes (it simulates first)
+    done = subprocess.run(
+        f"'{Path(sys.executable).with_name('bcsignal')}' check Park_BBRC2007 --json | true;"
+        " echo status=${PIPESTATUS[0]}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stderr == ""
+    assert done.stdout.strip() == f"status={cli.EXIT_BROKEN_PIPE}"

@@ -6,7 +6,7 @@ import pytest
 
 from bcsignal import paths
 from bcsignal.claims import ClaimResult, load_claims, suites
-from bcsignal.validate import interface_vocabulary
+from bcsignal.validation import interface_vocabulary
 
 from .conftest import MODEL_IDS
 

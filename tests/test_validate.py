@@ -12,7 +12,7 @@ from bcsignal import paths
 from bcsignal.annotate import read_provenance
 from bcsignal.claims import load_claims
 from bcsignal.errors import BcsignalError
-from bcsignal.validate import (
+from bcsignal.validation import (
     CATEGORIES,
     annotation_issues,
     interface_issues,

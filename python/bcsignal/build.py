@@ -26,7 +26,7 @@ from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text
 from bcsignal.limits import MAX_REFERENCES
 from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
-from bcsignal.validate import clean_message, read_document, valueless_symbols
+from bcsignal.validation import clean_message, read_document, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2

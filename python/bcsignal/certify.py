@@ -522,7 +522,7 @@ def shipped_merge_map(comp: libsbml.SBMLDocument) -> list[compose.MergeEntry]:
 
 def composite_document(model_id: str) -> libsbml.SBMLDocument | None:
     """Return a shipped composite's comp document (None for a paper model)."""
-    from bcsignal.validate import read_document
+    from bcsignal.validation import read_document
 
     path = paths.sbml_dir() / f"{model_id}_comp.xml"
     if not path.is_file():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import warnings
@@ -24,7 +25,7 @@ from bcsignal.robustness import RunResult
 from bcsignal.screen import read_screened
 from bcsignal.simulate import new_simulator, steady_state_lines
 from bcsignal.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
-from bcsignal.validate import Report, read_document, validate_file, validate_model
+from bcsignal.validation import Report, read_document, validate_file, validate_model
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
@@ -32,6 +33,8 @@ EXIT_FAILED = 1
 EXIT_ERROR = 2
 #: Exit code when the user interrupts a long run (as a shell reports SIGINT).
 EXIT_INTERRUPTED = 130
+#: Exit status when the reader of stdout went away (`bcsignal check --json | head`): 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 
 def _models(selected: Sequence[str]) -> list[str]:
@@ -728,6 +731,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for module in needed_modules(args):
                 require(module, f"`bcsignal {args.command}`")
             code: int = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        except BrokenPipeError:  # the reader stopped early: no traceback, no "Exception ignored"
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
         except BcsignalError as exc:
             code = EXIT_ERROR
             print(f"bcsignal: error: {' '.join(str(exc).split())}", file=sys.stderr)

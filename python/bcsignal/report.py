@@ -35,7 +35,7 @@ from bcsignal.extras import require
 from bcsignal.files import atomic_write_bytes, atomic_write_text, staged_folder
 from bcsignal.screen import read_screened
 from bcsignal.simulate import Trajectory, new_simulator
-from bcsignal.validate import Report, interface_vocabulary, read_document, validate_model
+from bcsignal.validation import Report, interface_vocabulary, read_document, validate_model
 
 #: Size of the network diagram (SVG user units).
 NETWORK_WIDTH, NETWORK_HEIGHT = 960, 640

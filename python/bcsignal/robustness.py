@@ -31,7 +31,7 @@ from bcsignal.files import atomic_open, atomic_write_text
 from bcsignal.limits import MAX_SAMPLES, MAX_SIGMA
 from bcsignal.progress import Activity
 from bcsignal.simulate import Simulator, cached_simulator
-from bcsignal.validate import read_document
+from bcsignal.validation import read_document
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -35,7 +35,7 @@ from bcsignal.screen import decode, local_reference, read_bounded, screen_antimo
 from bcsignal.simulate import Simulator, load_sbml_text
 from bcsignal.timecourse import Request, TimeCourse
 from bcsignal.timecourse import run as run_time_course
-from bcsignal.validate import (
+from bcsignal.validation import (
     CATEGORIES,
     Issue,
     Report,
