@@ -54,7 +54,7 @@ lock: $(STAMP)
 run: $(STAMP)
 	$(BCSIGNAL) build
 	$(BCSIGNAL) validate
-	$(BCSIGNAL) check --results build/results.json
+	$(BCSIGNAL) check --strict --results build/results.json
 	$(BCSIGNAL) export
 	@for m in $$($(BCSIGNAL) models); do \
 	  rm -rf build/robustness/$$m; \

@@ -12,7 +12,7 @@ import libsbml
 import numpy as np
 import pytest
 
-from bcsignal import cli, compose, paths
+from bcsignal import certify, cli, compose, paths
 from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, suites
 from bcsignal.copasi import CopasiModel
 from bcsignal.simulate import load_sbml_text
@@ -285,3 +285,57 @@ def test_every_override_of_a_paper_value_is_counted_and_justified(model_id: str)
     assert all(o.why for o in found), [o.element for o in found if not o.why]
     assert {o.how for o in found} <= {"replaced", "overridden", "deleted"}
     assert compose.shipped_overrides(_submodels(model_id)[0].model) is None
+
+
+#: Fewest certified cross-paper predictions a composite carries (issue 19).
+MIN_PREDICTIONS = 10
+
+
+@pytest.fixture(scope="module")
+def certified() -> dict[str, list[ClaimResult]]:
+    """Every composite's claims checked intact and under their cuts, by composite id."""
+    return {mid: certify.check_and_certify(mid).results for mid in COMPOSITES}
+
+
+@pytest.mark.parametrize("model_id", COMPOSITES)
+def test_every_crosstalk_arrow_is_cited_and_cut_by_a_certified_prediction(
+    model_id: str, certified: dict[str, list[ClaimResult]]
+) -> None:
+    arrows = compose.load_crosstalk(compose.merge_map_path(model_id))
+    assert arrows, "the merge map lists no crosstalk"
+    flat = _flat(model_id)
+    predictions = [
+        r
+        for r in certified[model_id]
+        if r.claim.prediction
+        and r.suite == model_id
+        and r.certificate is not None
+        and r.certificate.certified
+    ]
+    for arrow in arrows:
+        reaction = flat.getReaction(arrow.reaction)
+        assert reaction is not None, f"{arrow.reaction}: no such reaction"
+        law = libsbml.formulaToL3String(reaction.getKineticLaw().getMath())
+        assert arrow.modifier in law.replace("(", " ").replace(")", " ").replace("*", " ").split(), (
+            f"{arrow.reaction} does not read {arrow.modifier}"
+        )
+        cutting = [
+            r.claim.id
+            for r in predictions
+            if any(
+                c.kind == "clamp" and c.target == arrow.modifier and c.inside == arrow.reaction
+                for c in r.claim.mechanism
+            )
+        ]
+        assert cutting, f"no certified prediction cuts {arrow.modifier} in {arrow.reaction}"
+
+
+@pytest.mark.parametrize("model_id", COMPOSITES)
+def test_at_least_ten_certified_cross_paper_predictions(
+    model_id: str, certified: dict[str, list[ClaimResult]]
+) -> None:
+    mine = [r for r in certified[model_id] if r.suite == model_id]
+    assert all(r.claim.prediction for r in mine)
+    done = [r.claim.id for r in mine if r.certificate is not None and r.certificate.certified]
+    assert len(done) >= MIN_PREDICTIONS, done
+    assert len(done) == len(mine), [r.claim.id for r in mine if r.claim.id not in done]

@@ -540,3 +540,52 @@ def override_lines(model_id: str) -> list[str]:
             f"  {item.element} ({item.model}): {item.paper_value:g} -> {now} [{item.how}]: {item.why or '?'}"
         )
     return lines
+
+
+@dataclass(frozen=True)
+class Crosstalk:
+    """One crosstalk arrow of a composite: a modifier read in a reaction where two papers' mechanisms meet."""
+
+    reaction: str  # flattened reaction id
+    modifier: str  # flattened species id the rate law reads
+    what: str
+    pubmed: str
+    doi: str
+    line: int | None
+
+
+def load_crosstalk(path: Path) -> list[Crosstalk]:
+    """Read the `crosstalk:` list of a merge map: each arrow with its reaction, modifier and citation."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
+    raw = data.get("crosstalk", []) if isinstance(data, dict) else []
+    nodes = next((v for k, v in root.value if k.value == "crosstalk"), None) if root is not None else None
+    if not isinstance(raw, list):
+        raise BcsignalError("`crosstalk` must be a list", file=path)
+    found = []
+    for n, item in enumerate(raw):
+        line = nodes.value[n].start_mark.line + 1 if nodes is not None else None
+        fields = ("reaction", "modifier", "what", "pubmed", "doi")
+        if not isinstance(item, dict) or set(item) != set(fields):
+            raise BcsignalError(f"a crosstalk entry has exactly {', '.join(fields)}", file=path, line=line)
+        if not all(isinstance(item[f], str) and item[f].strip() for f in fields):
+            raise BcsignalError("every crosstalk field is a non-empty string", file=path, line=line)
+        if not item["pubmed"].isdigit() or not item["doi"].startswith("10."):
+            raise BcsignalError(
+                "a crosstalk citation is a PubMed id and a DOI (10.x/...)", file=path, line=line
+            )
+        found.append(
+            Crosstalk(
+                reaction=item["reaction"].strip(),
+                modifier=item["modifier"].strip(),
+                what=item["what"].strip(),
+                pubmed=item["pubmed"].strip(),
+                doi=item["doi"].strip(),
+                line=line,
+            )
+        )
+    return found
