@@ -77,7 +77,7 @@ lock-simulators: $(STAMP)
 run: $(STAMP)
 	$(BCSIGNAL) build
 	$(BCSIGNAL) validate
-	$(BCSIGNAL) check --results build/results.json
+	$(BCSIGNAL) check --strict --results build/results.json
 	$(BCSIGNAL) export
 	@for m in $$($(BCSIGNAL) models); do \
 	  rm -rf build/robustness/$$m; \

@@ -365,6 +365,7 @@ MERGED_ENTRIES: list[dict[str, Any]] = [
         "action": "deleted",
         "became": "a.kdeg",
         "why": "the one feedback protein decays by module a's step",
+        "override": "b's decay constant is not used: module a's step, of the same value, does the decay",
     },
 ]
 

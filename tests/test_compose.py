@@ -115,9 +115,70 @@ def test_submodel_values_set_in_the_main_model_reach_comp_and_flat(tmp_path: Pat
     assert flat.getParameter("b__ka").getUnits() == "per_nM_per_min"
     law = libsbml.formulaToL3String(flat.getReaction("b__activation").getKineticLaw().getMath())
     assert "b__ka" in law
-    # a value override is not a merge: the merge map need not list it
+    # a value override is not a merge, but the paper's value is not used: the merge map must say why
     entries = compose.load_merge_map(DATA / "duo.merge.yaml")
+    problems = compose.merge_map_problems(built.comp, entries)
+    assert len(problems) == 1 and problems[0].startswith("b.ka: the composite does not use"), problems
+    found = compose.value_overrides(built.comp, entries)
+    assert [(o.element, o.paper_value, o.value, o.how, o.why) for o in found] == [
+        ("b.ka", 0.05, 0.5, "overridden", None)
+    ]
+
+
+def test_every_override_of_a_paper_value_is_counted_with_its_reason(tmp_path: Path) -> None:
+    """Three ways a composite can leave a module's value unused: `inst.x = v`, a linked top-level
+    parameter of another value, a deleted parameter; each needs its reason in the merge map."""
+    built = _duo_with(
+        tmp_path,
+        UNIT
+        + "  unit per_min = 1 / 60 second\n  a.per_min is per_min\n  b.ka = 0.5\n"
+        + "  kd = 0.2 per_min\n  a.kd is kd\n  delete b.kdeg",
+    )
+    assert built.comp is not None
+    data = yaml.safe_load((DATA / "duo.merge.yaml").read_text())
+    data["entries"] += [
+        {
+            "elements": ["a.per_min"],
+            "action": "replaced",
+            "became": "per_min",
+            "why": "one unit of first-order rates",
+        },
+        {
+            "elements": ["b.ka"],
+            "action": "overridden",
+            "became": "b__ka",
+            "why": "b is activated faster here",
+        },
+        {"elements": ["a.kd"], "action": "replaced", "became": "kd", "why": "the decay of a is top-level"},
+        {
+            "elements": ["b.kdeg"],
+            "action": "deleted",
+            "became": "a.feedback_decay",
+            "why": "b's feedback decay is deleted",
+        },
+        {
+            "elements": ["b.tiny__feedback_decay__kineticLaw"],
+            "action": "deleted",
+            "became": "a.feedback_decay",
+            "why": "the kinetic law of the deleted reaction names the deleted constant",
+        },
+    ]
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(data))
+    entries = compose.load_merge_map(path)
+    problems = compose.merge_map_problems(built.comp, entries)
+    assert sorted(p.split(":")[0] for p in problems) == ["a.kd", "b.kdeg"], problems
+    by_element = {e["elements"][0]: e for e in data["entries"]}
+    by_element["a.kd"]["override"] = "the composite's decay is measured in the shared cell"
+    by_element["b.kdeg"]["override"] = "b's feedback protein is stable in the composite"
+    path.write_text(yaml.safe_dump(data))
+    entries = compose.load_merge_map(path)
     assert compose.merge_map_problems(built.comp, entries) == []
+    found = {o.element: o for o in compose.value_overrides(built.comp, entries)}
+    assert sorted(found) == ["a.kd", "b.ka", "b.kdeg"]
+    assert (found["a.kd"].how, found["a.kd"].value, found["a.kd"].became) == ("replaced", 0.2, "kd")
+    assert (found["b.kdeg"].how, found["b.kdeg"].value) == ("deleted", None)
+    assert found["b.ka"].why == "b is activated faster here"
 
 
 def test_comp_and_flat_documents_give_the_same_trajectory(tmp_path: Path) -> None:

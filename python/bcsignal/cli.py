@@ -234,6 +234,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             checked = certify.check_and_certify(mid)
             if table:
                 print_results(checked.results, checked.notices, _robustness_fractions(mid))
+                for line in compose.override_lines(mid):
+                    print(line)
             everything += checked.results
     passed = sum(r.passed for r in everything)
     excused = sum(r.excused and not r.passed for r in everything)

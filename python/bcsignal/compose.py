@@ -16,8 +16,10 @@ from bcsignal.errors import BcsignalError
 
 #: Suffix of a composite's merge map, next to its Antimony source.
 MERGE_SUFFIX = ".merge.yaml"
-#: What can happen to a submodel element in a composite.
-ACTIONS = ("replaced", "shared", "deleted")
+#: What can happen to a submodel element in a composite (`overridden`: given another value, `inst.x = v`).
+ACTIONS = ("replaced", "shared", "deleted", "overridden")
+#: Relative difference above which a composite value is not the paper's value.
+SAME_VALUE_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,32 @@ class MergeEntry:
     became: str | None
     why: str
     line: int | None
+    override: str | None = None  # why the composite does not use the paper's value (replaced, deleted)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A paper parameter whose published value the composite does not use, and the merge map's reason."""
+
+    element: str  # instance.element
+    model: str  # the paper model id
+    paper_value: float
+    became: str | None  # the composite id that carries the value instead (None: nothing does)
+    value: float | None  # the composite's value (None when the parameter is deleted)
+    how: str  # "replaced" (a top-level parameter of another value), "overridden" (inst.x = v), "deleted"
+    why: str | None  # the merge map's reason (None when it gives none)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the override as a JSON-ready mapping (for the report and results files)."""
+        return {
+            "element": self.element,
+            "model": self.model,
+            "paper_value": self.paper_value,
+            "became": self.became,
+            "value": self.value,
+            "how": self.how,
+            "why": self.why,
+        }
 
 
 def is_composite(doc: libsbml.SBMLDocument) -> bool:
@@ -264,13 +292,93 @@ def load_merge_map(path: Path) -> list[MergeEntry]:
     return entries
 
 
+def _differs(a: float, b: float) -> bool:
+    return abs(a - b) > SAME_VALUE_RTOL * max(abs(a), abs(b))
+
+
+def value_overrides(doc: libsbml.SBMLDocument, entries: Sequence[MergeEntry] = ()) -> list[Override]:
+    """Return every paper parameter value the composite does not use as published.
+
+    Three kinds: a paper parameter replaced by a top-level parameter of another value; a value set with
+    ``inst.x = v`` (`carry_value_overrides`); a paper parameter deleted (its value is used nowhere;
+    the shared-core knobs a merged step takes over are not counted, their value being the same knob's).
+    Each carries the reason of its merge-map entry: the entry's `why` for ``overridden`` entries, its
+    ``override`` field for replaced and deleted elements.
+    """
+    plugin = doc.getPlugin("comp")
+    models = instances(doc)
+    top = doc.getModel()
+    index = merge_index(entries)
+    found: list[Override] = []
+
+    def paper_parameter(inst: str, sid: str) -> libsbml.Parameter | None:
+        definition = plugin.getModelDefinition(models.get(inst, ""))
+        return definition.getParameter(sid) if definition is not None else None
+
+    def reason(key: str, how: str) -> str | None:
+        entry = index.get(key)
+        if entry is None:
+            return None
+        return entry.why if how == "overridden" else entry.override
+
+    for link in links(doc):
+        param = paper_parameter(link.instance, link.element)
+        if param is None or not param.isSetValue() or not param.getConstant():
+            continue  # not a parameter, or a variable (its value is a state, not a constant)
+        if link.action == "replaced" and link.became is not None:
+            mine = top.getParameter(link.became)
+            if mine is None or not mine.isSetValue() or not _differs(mine.getValue(), param.getValue()):
+                continue
+            value: float | None = mine.getValue()
+        elif link.action == "deleted":
+            if param.getValue() == 0.0 or top.getParameter(link.element) is not None:
+                continue  # a knob at its default whose top-level namesake acts on the merged step
+            value = None
+        else:
+            continue
+        became = (
+            link.became
+            if link.action == "replaced"
+            else (index[link.key].became if link.key in index else None)
+        )
+        found.append(
+            Override(
+                link.key,
+                models[link.instance],
+                param.getValue(),
+                became,
+                value,
+                link.action,
+                reason(link.key, link.action),
+            )
+        )
+    for oid, (inst, sid) in overrides(doc).items():
+        param = paper_parameter(inst, sid)
+        mine = top.getParameter(oid)
+        if param is None or mine is None or not param.isSetValue():
+            continue
+        key = f"{inst}.{sid}"
+        found.append(
+            Override(
+                key,
+                models[inst],
+                param.getValue(),
+                flat_id(inst, sid),
+                mine.getValue(),
+                "overridden",
+                reason(key, "overridden"),
+            )
+        )
+    return sorted(found, key=lambda o: o.element)
+
+
 def _entry(raw: Any, path: Path, line: int | None) -> MergeEntry:
     def fail(cause: str) -> BcsignalError:
         return BcsignalError(cause, file=path, line=line, where="merge map entry")
 
     if not isinstance(raw, dict):
         raise fail("each entry is a mapping")
-    unknown = set(raw) - {"elements", "action", "became", "why"}
+    unknown = set(raw) - {"elements", "action", "became", "why", "override"}
     if unknown:
         raise fail(f"unknown fields {', '.join(sorted(unknown))}")
     elements = raw.get("elements")
@@ -287,7 +395,17 @@ def _entry(raw: Any, path: Path, line: int | None) -> MergeEntry:
             raise fail("a deleted element names the composite element that took over its role in `became`")
     elif not isinstance(became, str):
         raise fail("`became` must name the composite element")
-    return MergeEntry(tuple(elements), raw["action"], became, why.strip(), line)
+    override = raw.get("override")
+    if override is not None and (not isinstance(override, str) or len(override.strip()) < 10):
+        raise fail("`override` must say, in a sentence, why the composite does not use the paper's value")
+    return MergeEntry(
+        tuple(elements),
+        raw["action"],
+        became,
+        why.strip(),
+        line,
+        override.strip() if override is not None else None,
+    )
 
 
 def merge_index(entries: Sequence[MergeEntry]) -> dict[str, MergeEntry]:
@@ -315,8 +433,17 @@ def merge_map_problems(doc: libsbml.SBMLDocument, entries: list[MergeEntry]) -> 
             problems.append(
                 f"{key}: the merge map says it became {found.became}, the composite {link.became}"
             )
+    overridden = {f"{inst}.{sid}" for inst, sid in overrides(doc).values()}
     for key in sorted(set(listed) - set(actual)):
+        if listed[key].action == "overridden" and key in overridden:
+            continue
         problems.append(f"{key}: in the merge map but not {listed[key].action} in the composite")
+    for item in value_overrides(doc, entries):
+        if item.why is None:
+            problems.append(
+                f"{item.element}: the composite does not use the paper's value {item.paper_value:g} "
+                f"({item.how}); the merge map gives no reason (`override:` or an `overridden` entry)"
+            )
     return problems
 
 
@@ -366,3 +493,99 @@ def merge_map_rows(model_id: str, doc: libsbml.SBMLDocument) -> list[dict[str, s
                 }
             )
     return rows
+
+
+def shipped_overrides(model_id: str) -> list[Override] | None:
+    """Return the value overrides of a shipped composite (None when ``model_id`` is not a composite).
+
+    Read from ``sbml/<id>_comp.xml`` and the merge map; `bcsignal check` prints their number and the
+    report can list them (`override_rows`).
+    """
+    comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
+    if not comp_file.is_file() or not merge_map_path(model_id).is_file():
+        return None
+    doc = libsbml.readSBMLFromFile(str(comp_file))
+    if doc.getModel() is None or not is_composite(doc):
+        return None
+    return value_overrides(doc, load_merge_map(merge_map_path(model_id)))
+
+
+def override_rows(model_id: str) -> list[dict[str, str]]:
+    """Return a composite's value overrides as rows for people: element, model, paper, composite, how, why."""
+    rows = []
+    for item in shipped_overrides(model_id) or []:
+        rows.append(
+            {
+                "element": item.element,
+                "model": item.model,
+                "paper": f"{item.paper_value:g}",
+                "composite": "" if item.value is None else f"{item.value:g}",
+                "became": item.became or "",
+                "how": item.how,
+                "why": item.why or "",
+            }
+        )
+    return rows
+
+
+def override_lines(model_id: str) -> list[str]:
+    """Return the lines `bcsignal check` prints for a composite: the override count, then one per override."""
+    found = shipped_overrides(model_id)
+    if found is None:
+        return []
+    lines = [f"overrides of paper values in {model_id}: {len(found)}"]
+    for item in found:
+        now = "deleted" if item.value is None else f"{item.value:g}"
+        lines.append(
+            f"  {item.element} ({item.model}): {item.paper_value:g} -> {now} [{item.how}]: {item.why or '?'}"
+        )
+    return lines
+
+
+@dataclass(frozen=True)
+class Crosstalk:
+    """One crosstalk arrow of a composite: a modifier read in a reaction where two papers' mechanisms meet."""
+
+    reaction: str  # flattened reaction id
+    modifier: str  # flattened species id the rate law reads
+    what: str
+    pubmed: str
+    doi: str
+    line: int | None
+
+
+def load_crosstalk(path: Path) -> list[Crosstalk]:
+    """Read the `crosstalk:` list of a merge map: each arrow with its reaction, modifier and citation."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
+    raw = data.get("crosstalk", []) if isinstance(data, dict) else []
+    nodes = next((v for k, v in root.value if k.value == "crosstalk"), None) if root is not None else None
+    if not isinstance(raw, list):
+        raise BcsignalError("`crosstalk` must be a list", file=path)
+    found = []
+    for n, item in enumerate(raw):
+        line = nodes.value[n].start_mark.line + 1 if nodes is not None else None
+        fields = ("reaction", "modifier", "what", "pubmed", "doi")
+        if not isinstance(item, dict) or set(item) != set(fields):
+            raise BcsignalError(f"a crosstalk entry has exactly {', '.join(fields)}", file=path, line=line)
+        if not all(isinstance(item[f], str) and item[f].strip() for f in fields):
+            raise BcsignalError("every crosstalk field is a non-empty string", file=path, line=line)
+        if not item["pubmed"].isdigit() or not item["doi"].startswith("10."):
+            raise BcsignalError(
+                "a crosstalk citation is a PubMed id and a DOI (10.x/...)", file=path, line=line
+            )
+        found.append(
+            Crosstalk(
+                reaction=item["reaction"].strip(),
+                modifier=item["modifier"].strip(),
+                what=item["what"].strip(),
+                pubmed=item["pubmed"].strip(),
+                doi=item["doi"].strip(),
+                line=line,
+            )
+        )
+    return found
