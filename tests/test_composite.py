@@ -237,13 +237,6 @@ def _largest(model_id: str, knobs: dict[str, float]) -> dict[str, float]:
     return dict(zip(species, out.max(axis=0).tolist(), strict=True))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19, open: with every input on, BCL2 mRNA reaches 38x and BCL-2 bound to the BH3 "
-    "mimetic 39x the papers' largest values (the composite's STAT3-driven BCL2 transcription, "
-    "V_BCL2 = 0.9 against Bournazou's 0.02, scaled so that Bournazou's BCL2 induction shows over "
-    "Rodriguez-Barrueco's BCL-2 level)",
-)
 @pytest.mark.parametrize("model_id", COMPOSITES)
 def test_every_input_on_for_seven_days_stays_within_ten_fold_of_the_papers(model_id: str) -> None:
     """All ligands at their experiments' highest doses, every switch and drug on: no species of the

@@ -99,7 +99,7 @@ class CopasiModel:
         self._species = {m.getSBMLId(): m for m in self.model.getMetabolites()}
         self._values = {v.getSBMLId(): v for v in self.model.getModelValues()}
         self._compartments = {c.getSBMLId(): c for c in self.model.getCompartments()}
-        self._setup: tuple[tuple[float, ...], float, float, int] | None = None
+        self._setup: tuple[tuple[float, ...], float, float, int, bool] | None = None
         self._columns: dict[str, int] | None = None
 
     # -- lifetime ---------------------------------------------------------
@@ -164,6 +164,7 @@ class CopasiModel:
         relative_tolerance: float = RELATIVE_TOLERANCE,
         absolute_tolerance: float = ABSOLUTE_TOLERANCE,
         maximum_num_steps: int = MAXIMUM_NUM_STEPS,
+        _retried: bool = False,
     ) -> dict[str, np.ndarray]:
         """Integrate from the current initial state and return the readouts at `times` (from 0, increasing).
 
@@ -180,9 +181,10 @@ class CopasiModel:
                 f"no species or variable {', '.join(unknown)}", file=self.origin, tool="COPASI"
             )
         task = self.data_model.getTask("Time-Course")
-        setup = (tuple(grid.tolist()), relative_tolerance, absolute_tolerance, maximum_num_steps)
+        setup = (tuple(grid.tolist()), relative_tolerance, absolute_tolerance, maximum_num_steps, _retried)
         if setup != self._setup:  # consecutive blocks share one setup; configuring costs time
-            task.setMethodType(copasi.CTaskEnum.Method_deterministic)
+            enum = copasi.CTaskEnum
+            task.setMethodType(enum.Method_RADAU5 if _retried else enum.Method_deterministic)
             task.setUpdateModel(True)
             problem = task.getProblem()
             problem.setTimeSeriesRequested(True)
@@ -207,8 +209,21 @@ class CopasiModel:
             cause = "; ".join(messages.errors) or str(exc) or "the time course raised an exception"
             raise BcsignalError(f"time course failed: {cause}", file=self.origin, tool="COPASI") from exc
         messages = drain_messages()
+        if not ok and not messages.errors and not _retried:
+            # COPASI's LSODA sometimes returns False with no message (seen on the composite's
+            # WT_TGFb_chemo_72h, not in every process): run the block once more with RADAU5, the same
+            # tolerances; a second failure is an error.
+            self._setup = None
+            return self.time_course(
+                grid,
+                wanted,
+                relative_tolerance=relative_tolerance,
+                absolute_tolerance=absolute_tolerance,
+                maximum_num_steps=maximum_num_steps,
+                _retried=True,
+            )
         if not ok or messages.errors:
-            cause = "; ".join(messages.errors) or "task.process returned False"
+            cause = "; ".join(messages.errors + messages.warnings) or "task.process returned False"
             raise BcsignalError(f"time course failed: {cause}", file=self.origin, tool="COPASI")
         series = task.getTimeSeries()
         steps = int(series.getRecordedSteps())

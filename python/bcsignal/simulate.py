@@ -242,7 +242,7 @@ class Simulator:
         #: Protocols run (experiments simulated).
         self.runs = 0
         #: NEWTON: solve for each steady state and integrate only when that fails; INTEGRATION: integrate.
-        self.steady_state_method = NEWTON
+        self.steady_state_method = INTEGRATION
         #: Integration pre-equilibrates until the worst scaled residual is at most this (1: the steady-state
         #: test; smaller values give a tighter reference, as the Newton-versus-integration test uses).
         self.integration_target = 1.0
