@@ -335,7 +335,7 @@ def test_tiny_archive_runs_phase_after_phase(
     assert washout["time"][0] == 30.0 and np.argmax(washout["Sp"]) == 0  # falls after the pulse
 
 
-@pytest.mark.parametrize("runner", ["biosimulators-copasi", "COPASI"])
+@pytest.mark.parametrize("runner", ["biosimulators-copasi", "COPASI", "tellurium"])
 def test_a_simulator_that_cannot_run_a_task_fails_loudly(
     runner: str, tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path
 ) -> None:
@@ -349,6 +349,29 @@ def test_a_simulator_that_cannot_run_a_task_fails_loudly(
     broken.write_bytes(exchange.zip_members(list(members.items())))
     with pytest.raises(BcsignalError):
         RUNNERS[runner](broken, tmp_path / "out")
+
+
+def test_a_sedml_over_the_size_limit_is_refused(
+    tiny_sbml: str, tiny_claims: ClaimsFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange.omex, "MAX_SEDML_BYTES", 5_000)
+    with pytest.raises(BcsignalError, match=r"the SED-ML has \d+ bytes, over the limit of 5000"):
+        exchange.build_archive("tiny", tiny_sbml, tiny_claims, new_simulator(tiny_sbml, name="tiny"))
+
+
+def test_phases_that_start_alike_share_a_task_and_a_state_file(
+    tiny_archive: tuple[Path, exchange.Archive],
+) -> None:
+    _, archive = tiny_archive
+    runs = [run for plan in archive.layout.values() for run in plan.phases]
+    by_task: dict[str, set[tuple[exchange.State, float, float]]] = {}
+    for run in runs:
+        by_task.setdefault(run.task, set()).add((run.initial_values(), run.start, run.duration))
+    assert all(len(starts) == 1 for starts in by_task.values())  # a task is one start, time and duration
+    assert len(by_task) == len({(r.initial_values(), r.start, r.duration) for r in runs})
+    files = exchange.state_locations("tiny", archive.layout)
+    assert set(_members(archive.data)) >= set(files.values())
+    assert len(files) == len({r.initial_values() for r in runs})
 
 
 def test_a_missing_simulator_is_named(tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path) -> None:
