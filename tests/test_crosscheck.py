@@ -8,11 +8,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bcsignal import cli, crosscheck
+from bcsignal import copasi as copasi_module
+from bcsignal.agreement import agree
 from bcsignal.claims import ClaimsFile, load_claims
 from bcsignal.copasi import CopasiModel
 from bcsignal.crosscheck import AGREE_RTOL, check_model, worst_difference
@@ -131,3 +134,39 @@ def test_a_vanishing_initial_value_does_not_stop_copasi(tiny_sbml: str) -> None:
             copasi.set_values({"F": start, "stim": 1.0})
             runs.append(copasi.time_course(np.linspace(0.0, 30.0, 7), ["Sp", "F"]))
     np.testing.assert_array_equal(runs[0]["Sp"], runs[1]["Sp"])
+
+
+def _method_of(model: CopasiModel) -> str:
+    return str(model.data_model.getTask("Time-Course").getMethod().getObjectName())
+
+
+def test_a_silent_lsoda_failure_is_run_again_with_radau5(
+    tiny_sbml: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From F = 1e-250, not flushed to 0, LSODA fails without a message: the block is run with RADAU5."""
+    monkeypatch.setattr(copasi_module, "VANISHING", 0.0)
+    attempts: list[bool] = []
+    time_course = CopasiModel.time_course
+
+    def counted(self: CopasiModel, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        attempts.append(bool(kwargs.get("_retried")))
+        return time_course(self, *args, **kwargs)
+
+    monkeypatch.setattr(CopasiModel, "time_course", counted)
+    times = np.linspace(0.0, 30.0, 7)
+    with CopasiModel(tiny_sbml) as copasi:
+        copasi.set_values({"F": 0.0, "stim": 1.0})
+        expected = copasi.time_course(times, ["Sp"])["Sp"]
+        assert attempts == [False] and "LSODA" in _method_of(copasi)
+    attempts.clear()
+    with CopasiModel(tiny_sbml) as copasi:
+        copasi.set_values({"F": 1e-250, "stim": 1.0})
+        retried = copasi.time_course(times, ["Sp"])["Sp"]
+        assert attempts == [False, True] and "RADAU5" in _method_of(copasi)
+    assert agree(retried, expected)
+    attempts.clear()
+    with CopasiModel(tiny_sbml) as copasi:  # RADAU5 fails too from 1e-300: an error, not a third try
+        copasi.set_values({"F": 1e-300, "stim": 1.0})
+        with pytest.raises(BcsignalError, match=r"\[COPASI\] time course failed"):
+            copasi.time_course(times, ["Sp"])
+    assert attempts == [False, True]

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import libcombine
+import libsbml
 import libsedml
 import numpy as np
 import pytest
@@ -42,11 +43,12 @@ def _members(path: Path | bytes) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_rebuild_is_byte_identical(model_id: str, archives: dict[str, Path]) -> None:
-    again = exchange.model_archive(model_id).data
-    assert again == archives[model_id].read_bytes()
+    again = exchange.model_archive(model_id)
+    assert again.data == archives[model_id].read_bytes()
     members = _members(archives[model_id])
     comp = paths.sbml_path(model_id).with_name(f"{model_id}_comp.xml")
-    expected = ["manifest.xml", "metadata.rdf", f"{model_id}.xml", f"{model_id}.sedml"]
+    states = list(exchange.state_locations(model_id, again.layout).values())
+    expected = ["manifest.xml", "metadata.rdf", f"{model_id}.xml", f"{model_id}.sedml", *states]
     assert sorted(members) == sorted(expected + ([comp.name] if comp.is_file() else []))
     assert members[f"{model_id}.xml"] == paths.sbml_path(model_id).read_bytes()
     if comp.is_file():
@@ -112,10 +114,16 @@ def test_metadata_has_title_licence_citation_and_labels(model_id: str, archives:
     assert pointed and pointed <= labelled
 
 
+def _initial_values(sbml: bytes) -> dict[str, float]:
+    model = libsbml.readSBMLFromString(sbml.decode()).getModel()
+    values = {s.getId(): s.getInitialConcentration() for s in model.getListOfSpecies()}
+    return values | {p.getId(): p.getValue() for p in model.getListOfParameters()}
+
+
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_sedml_runs_each_phase_from_a_written_state(model_id: str, archives: dict[str, Path]) -> None:
     _, raw = exchange.read_member(archives[model_id], ".sedml")
-    assert len(raw) <= exchange.MAX_SEDML_BYTES
+    assert len(raw) <= exchange.MAX_SEDML_BYTES == 50_000
     text = raw.decode()
     assert exchange.sedml_errors(text) == []
     doc = libsedml.readSedMLFromString(text)
@@ -126,9 +134,11 @@ def test_sedml_runs_each_phase_from_a_written_state(model_id: str, archives: dic
         assert element.getName() == exchange.plain(element.getName())
     claims = load_claims(paths.claims_path(model_id))
     layout = exchange.model_archive(model_id).layout
+    members = _members(archives[model_id])
     outputs = {o.getId() for o in doc.getListOfOutputs()}
     sim = new_simulator(paths.sbml_path(model_id).read_text(encoding="utf-8"))
     state_ids = set(sim.derivatives()[2])
+    base = _initial_values(members[f"{model_id}.xml"])
     for claim in claims.claims:
         assert f"plot_{claim.id}" in outputs
     for name, plan in layout.items():
@@ -140,9 +150,14 @@ def test_sedml_runs_each_phase_from_a_written_state(model_id: str, archives: dic
             task = doc.getTask(run.task)
             assert f"report_{run.task}" in outputs
             model = doc.getModel(task.getModelReference())
-            changed = {c.getTarget().split("'")[1]: float(c.getNewValue()) for c in model.getListOfChanges()}
-            # every knob and every state variable is set: no simulator may carry one over from a task before
-            assert changed == pytest.approx(dict(run.knobs) | dict(run.state), rel=1e-11)
+            # no model changes: the phase's SBML file holds every knob and every state variable at its start
+            assert model.getNumChanges() == 0
+            written = _initial_values(members[model.getSource()])
+            assert set(written) == set(base)
+            start = dict(run.knobs) | dict(run.state)
+            assert {k: written[k] for k in start} == pytest.approx(start, rel=1e-11)
+            rest = {k: v for k, v in base.items() if k not in start}  # rule variables have no value: nan
+            assert {k: written[k] for k in rest} == pytest.approx(rest, rel=0, abs=0, nan_ok=True)
             assert set(dict(run.state)) == state_ids
             assert {k: v for k, v in dict(run.knobs).items() if k in knobs} == knobs
             assert doc.getSimulation(task.getSimulationReference()).getOutputEndTime() == phase.duration
@@ -181,14 +196,21 @@ RUNNERS = {
     "biosimulators-tellurium": _biosimulators_tellurium,
     "biosimulators-copasi": _biosimulators_copasi,
 }
-#: The runners that write the archive's outputs as files: tellurium its plots and reports, the
-#: BioSimulators simulators their reports.
-#: tellurium executes the plots and reports (createOutputs) and its values are compared above, but it
-#: leaves no files in the output folder it is given (open, issue 20), so it is not listed.
+
+
+def _biosimulators_files(doc: libsedml.SedDocument, sedml_location: str) -> dict[str, str]:
+    """The report files a BioSimulators simulator writes: <sedml location>/<report id>.csv."""
+    reports = [o.getId() for o in doc.getListOfOutputs() if isinstance(o, libsedml.SedReport)]
+    return {o: f"{sedml_location}/{o}.csv" for o in reports}
+
+
+#: The files each runner writes for a SED-ML document's outputs: tellurium every report (CSV) and
+#: plot (PDF), the BioSimulators simulators every report (their values are the ones compared).
 WRITERS = {
-    "biosimulators-tellurium": (libsedml.SedReport,),
+    "tellurium": exchange.tellurium_files,
+    "biosimulators-tellurium": _biosimulators_files,
+    "biosimulators-copasi": _biosimulators_files,
 }
-WRITERS["biosimulators-copasi"] = WRITERS["biosimulators-tellurium"]
 
 
 #: The archive × simulator runs of `make test`: every simulator on one paper's archive, COPASI's
@@ -220,13 +242,14 @@ def test_archive_runs_like_bcsignal(
     assert set(results) == {run.task for plan in layout.values() for run in plan.phases}
     assert exchange.compare(results, references[model_id], layout) == []
     if runner in WRITERS:  # every output it writes was written
-        _, raw = exchange.read_member(archives[model_id], ".sedml")
+        location, raw = exchange.read_member(archives[model_id], ".sedml")
         doc = libsedml.readSedMLFromString(raw.decode())
-        written = {p.stem for p in tmp_path.rglob("*") if p.is_file()}
-        kinds = WRITERS[runner]
-        outputs = [o.getId() for o in doc.getListOfOutputs() if isinstance(o, kinds)]
-        missing = [o for o in outputs if o not in written]
-        assert missing == []
+        written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.stat().st_size}
+        files = WRITERS[runner](doc, location)
+        assert files and set(files.values()) <= written
+        if runner == "tellurium":  # a plot of every claim
+            claims = load_claims(paths.claims_path(model_id))
+            assert {f"plot_{c.id}" for c in claims.claims} <= set(files)
 
 
 def test_compare_catches_a_small_difference(
@@ -308,11 +331,11 @@ def test_tiny_archive_runs_phase_after_phase(
     reference = exchange.reference_trajectories(tiny_claims, new_simulator(tiny_sbml), archive.layout)
     results = RUNNERS[runner](path, tmp_path / "out")
     assert exchange.compare(results, reference, archive.layout) == []
-    washout = results[exchange.phase_task_id("pulse_then_washout", 2)]
+    washout = results[archive.layout["pulse_then_washout"].phases[1].task]
     assert washout["time"][0] == 30.0 and np.argmax(washout["Sp"]) == 0  # falls after the pulse
 
 
-@pytest.mark.parametrize("runner", ["biosimulators-copasi", "COPASI"])
+@pytest.mark.parametrize("runner", ["biosimulators-copasi", "COPASI", "tellurium"])
 def test_a_simulator_that_cannot_run_a_task_fails_loudly(
     runner: str, tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path
 ) -> None:
@@ -326,6 +349,29 @@ def test_a_simulator_that_cannot_run_a_task_fails_loudly(
     broken.write_bytes(exchange.zip_members(list(members.items())))
     with pytest.raises(BcsignalError):
         RUNNERS[runner](broken, tmp_path / "out")
+
+
+def test_a_sedml_over_the_size_limit_is_refused(
+    tiny_sbml: str, tiny_claims: ClaimsFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange.omex, "MAX_SEDML_BYTES", 5_000)
+    with pytest.raises(BcsignalError, match=r"the SED-ML has \d+ bytes, over the limit of 5000"):
+        exchange.build_archive("tiny", tiny_sbml, tiny_claims, new_simulator(tiny_sbml, name="tiny"))
+
+
+def test_phases_that_start_alike_share_a_task_and_a_state_file(
+    tiny_archive: tuple[Path, exchange.Archive],
+) -> None:
+    _, archive = tiny_archive
+    runs = [run for plan in archive.layout.values() for run in plan.phases]
+    by_task: dict[str, set[tuple[exchange.State, float, float]]] = {}
+    for run in runs:
+        by_task.setdefault(run.task, set()).add((run.initial_values(), run.start, run.duration))
+    assert all(len(starts) == 1 for starts in by_task.values())  # a task is one start, time and duration
+    assert len(by_task) == len({(r.initial_values(), r.start, r.duration) for r in runs})
+    files = exchange.state_locations("tiny", archive.layout)
+    assert set(_members(archive.data)) >= set(files.values())
+    assert len(files) == len({r.initial_values() for r in runs})
 
 
 def test_a_missing_simulator_is_named(tiny_archive: tuple[Path, exchange.Archive], tmp_path: Path) -> None:

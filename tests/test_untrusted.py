@@ -140,7 +140,7 @@ def test_archive_members_are_checked_before_anything_is_inflated(
 
 
 def test_archive_members_are_checked_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exchange, "MAX_ARCHIVE_BYTES", 1000)
+    monkeypatch.setattr(exchange.omex, "MAX_ARCHIVE_BYTES", 1000)
     path = _zip(
         tmp_path / "big.omex", {"a.sedml": b"<sedML/>", "b.xml": os.urandom(600), "c.xml": os.urandom(600)}
     )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import locale
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bcsignal.errors import BcsignalError
 from bcsignal.extras import missing
+
+if TYPE_CHECKING:
+    from bcsignal.simulate import Protocol
 
 #: COPASI's default deterministic method (LSODA) is used with these tolerances unless told otherwise.
 RELATIVE_TOLERANCE = 1e-10
@@ -69,6 +72,34 @@ def drain_messages() -> CopasiMessages:
     return found
 
 
+class CopasiRunError(BcsignalError):
+    """A COPASI operation that failed; `silent` when COPASI gave no message at all."""
+
+    def __init__(self, cause: str, *, silent: bool = False, **where: Any) -> None:
+        super().__init__(cause, **where)
+        self.silent = silent
+
+
+def call(action: Callable[[], Any], failure: str, origin: str | Path) -> CopasiMessages:
+    """Run one COPASI operation: empty the queue, call, drain the messages, raise on failure.
+
+    The operation fails when it raises, returns a false value or queues an error; the error names
+    COPASI's messages (or the exception). Returns the messages of a successful operation.
+    """
+    drain_messages()
+    try:
+        ok = bool(action())
+    except Exception as exc:  # COPASI raises bare exceptions, sometimes with no message
+        messages = drain_messages()
+        cause = "; ".join(messages.errors) or str(exc) or "it raised an exception"
+        raise BcsignalError(f"{failure}: {cause}", file=origin, tool="COPASI") from exc
+    messages = drain_messages()
+    if not ok or messages.errors:
+        cause = "; ".join(messages.errors + messages.warnings) or "COPASI returned False"
+        raise CopasiRunError(f"{failure}: {cause}", file=origin, tool="COPASI", silent=not messages.errors)
+    return messages
+
+
 class CopasiModel:
     """One SBML model imported into its own COPASI data model.
 
@@ -81,20 +112,14 @@ class CopasiModel:
     def __init__(self, sbml: str, *, origin: str | Path = "<string>") -> None:
         copasi = _copasi()
         self.origin = str(origin)
-        drain_messages()
         self.data_model = copasi.CRootContainer.addDatamodel()
         try:
-            ok = bool(self.data_model.importSBMLFromString(sbml))
-        except Exception as exc:  # COPASI raises bare exceptions, sometimes with no message
+            self.import_messages = call(
+                lambda: self.data_model.importSBMLFromString(sbml), "SBML import was not clean", origin
+            )
+        except BcsignalError:
             self.close()
-            messages = drain_messages()
-            cause = "; ".join(messages.errors) or str(exc) or "the import raised an exception"
-            raise BcsignalError(f"SBML import failed: {cause}", file=origin, tool="COPASI") from exc
-        self.import_messages = drain_messages()
-        if not ok or self.import_messages.errors:
-            self.close()
-            cause = "; ".join(self.import_messages.errors) or "importSBMLFromString returned False"
-            raise BcsignalError(f"SBML import was not clean: {cause}", file=origin, tool="COPASI")
+            raise
         self.model = self.data_model.getModel()
         self._species = {m.getSBMLId(): m for m in self.model.getMetabolites()}
         self._values = {v.getSBMLId(): v for v in self.model.getModelValues()}
@@ -118,6 +143,11 @@ class CopasiModel:
         self.close()
 
     # -- values -------------------------------------------------------------
+    @property
+    def compartment_ids(self) -> frozenset[str]:
+        """Return the SBML ids of the compartments."""
+        return frozenset(self._compartments)
+
     def initial_values(self) -> dict[str, float]:
         """Return the initial value of every species (concentration), global parameter and compartment."""
         values = {sid: float(m.getInitialConcentration()) for sid, m in self._species.items()}
@@ -156,6 +186,28 @@ class CopasiModel:
             self.set_values(tiny)
 
     # -- simulation -----------------------------------------------------------
+    def _configure(
+        self, task: Any, grid: np.ndarray, setup: tuple[tuple[float, ...], float, float, int, bool]
+    ) -> None:
+        """Set up the time course: LSODA (RADAU5 on a retry), the output times and the tolerances."""
+        _, relative_tolerance, absolute_tolerance, maximum_num_steps, retried = setup
+        enum = _copasi().CTaskEnum
+        task.setMethodType(enum.Method_RADAU5 if retried else enum.Method_deterministic)
+        task.setUpdateModel(True)
+        problem = task.getProblem()
+        problem.setTimeSeriesRequested(True)
+        problem.setAutomaticStepSize(False)
+        problem.setOutputStartTime(0.0)
+        problem.setDuration(float(grid[-1]))
+        problem.setStepNumber(1)
+        problem.setUseValues(True)
+        problem.setValues(" ".join(repr(float(t)) for t in grid[1:]))
+        method = task.getMethod()
+        method.getParameter("Relative Tolerance").setDblValue(relative_tolerance)
+        method.getParameter("Absolute Tolerance").setDblValue(absolute_tolerance)
+        method.getParameter("Max Internal Steps").setUIntValue(maximum_num_steps)
+        self._setup = setup
+
     def time_course(
         self,
         times: Sequence[float] | np.ndarray,
@@ -170,7 +222,6 @@ class CopasiModel:
 
         The end state becomes the new initial state, so the next call continues from it.
         """
-        copasi = _copasi()
         grid = np.asarray(times, dtype=float)
         if grid.size < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0):
             raise BcsignalError("output times must start at 0 and increase", tool="COPASI", where=self.origin)
@@ -183,33 +234,14 @@ class CopasiModel:
         task = self.data_model.getTask("Time-Course")
         setup = (tuple(grid.tolist()), relative_tolerance, absolute_tolerance, maximum_num_steps, _retried)
         if setup != self._setup:  # consecutive blocks share one setup; configuring costs time
-            enum = copasi.CTaskEnum
-            task.setMethodType(enum.Method_RADAU5 if _retried else enum.Method_deterministic)
-            task.setUpdateModel(True)
-            problem = task.getProblem()
-            problem.setTimeSeriesRequested(True)
-            problem.setAutomaticStepSize(False)
-            problem.setOutputStartTime(0.0)
-            problem.setDuration(float(grid[-1]))
-            problem.setStepNumber(1)
-            problem.setUseValues(True)
-            problem.setValues(" ".join(repr(float(t)) for t in grid[1:]))
-            method = task.getMethod()
-            method.getParameter("Relative Tolerance").setDblValue(relative_tolerance)
-            method.getParameter("Absolute Tolerance").setDblValue(absolute_tolerance)
-            method.getParameter("Max Internal Steps").setUIntValue(maximum_num_steps)
-            self._setup = setup
+            self._configure(task, grid, setup)
         self._flush_vanishing()
         start = float(self.model.getInitialTime())
-        drain_messages()
         try:
-            ok = bool(task.process(True))
-        except Exception as exc:
-            messages = drain_messages()
-            cause = "; ".join(messages.errors) or str(exc) or "the time course raised an exception"
-            raise BcsignalError(f"time course failed: {cause}", file=self.origin, tool="COPASI") from exc
-        messages = drain_messages()
-        if not ok and not messages.errors and not _retried:
+            call(lambda: task.process(True), "time course failed", self.origin)
+        except CopasiRunError as exc:
+            if not exc.silent or _retried:
+                raise
             # COPASI's LSODA sometimes returns False with no message (seen on the composite's
             # WT_TGFb_chemo_72h, not in every process): run the block once more with RADAU5, the same
             # tolerances; a second failure is an error.
@@ -222,9 +254,6 @@ class CopasiModel:
                 maximum_num_steps=maximum_num_steps,
                 _retried=True,
             )
-        if not ok or messages.errors:
-            cause = "; ".join(messages.errors + messages.warnings) or "task.process returned False"
-            raise BcsignalError(f"time course failed: {cause}", file=self.origin, tool="COPASI")
         series = task.getTimeSeries()
         steps = int(series.getRecordedSteps())
         if self._columns is None:
@@ -241,6 +270,48 @@ class CopasiModel:
         out = {k: v[keep] for k, v in out.items()}
         out["time"] = grid.copy()
         return out
+
+
+@dataclass
+class ProtocolRun:
+    """A protocol run in COPASI: each phase's readouts, and the state pre-equilibration reached."""
+
+    phases: list[dict[str, np.ndarray]]
+    #: every species concentration and global quantity after pre-equilibration (before the phases)
+    preequilibrated: dict[str, float]
+
+
+def run_protocol(
+    copasi: CopasiModel,
+    protocol: Protocol,
+    grids: Sequence[Sequence[float] | np.ndarray],
+    readouts: Sequence[str],
+    *,
+    preequilibration_time: float,
+    preequilibrated: Mapping[str, float] | None = None,
+    **tolerances: Any,
+) -> ProtocolRun:
+    """Run a claim protocol in COPASI: pre-equilibrate, then each phase on its output times.
+
+    The protocol's pre-equilibration knobs are set and the model integrated for
+    `preequilibration_time` minutes (the span bcsignal's engine integrated), unless a
+    `preequilibrated` state (from an earlier run with the same knobs) is given, which is set instead.
+    Each phase then sets its knobs and runs from 0 to its duration on `grids[i]` (times from the
+    phase's start, the first 0). `tolerances` are passed to `CopasiModel.time_course`.
+    """
+    if len(grids) != len(protocol.phases):
+        raise BcsignalError("one output grid per phase is needed", tool="COPASI", where=copasi.origin)
+    copasi.set_values({k: float(v) for k, v in protocol.preequilibration.items()})
+    if preequilibrated is not None:
+        copasi.set_values(preequilibrated)
+    elif preequilibration_time > 0:
+        copasi.time_course([0.0, preequilibration_time], readouts, **tolerances)
+    state = {k: v for k, v in copasi.initial_values().items() if k not in copasi.compartment_ids}
+    out = []
+    for phase, grid in zip(protocol.phases, grids, strict=True):
+        copasi.set_values({k: float(v) for k, v in phase.set.items()})
+        out.append(copasi.time_course(grid, readouts, **tolerances))
+    return ProtocolRun(phases=out, preequilibrated=state)
 
 
 def _match_times(recorded: np.ndarray, grid: np.ndarray, origin: str) -> np.ndarray:
@@ -263,35 +334,20 @@ def sedml_time_course(
     the time and the readouts (species concentrations, global quantities) by SBML id.
     """
     copasi = _copasi()
-    drain_messages()
     data_model = copasi.CRootContainer.addDatamodel()
     try:
         options = copasi.SedmlImportOptions(task_id, model_id)
-        try:
-            ok = bool(data_model.importSEDML(str(sedml), None, True, options))
-        except Exception as exc:
-            messages = drain_messages()
-            cause = "; ".join(messages.errors) or str(exc) or "the import raised an exception"
-            raise BcsignalError(f"SED-ML import failed: {cause}", file=sedml, tool="COPASI") from exc
-        messages = drain_messages()
-        if not ok or messages.errors:
-            cause = "; ".join(messages.errors) or "importSEDML returned False"
-            raise BcsignalError(f"SED-ML import of task {task_id} failed: {cause}", file=sedml, tool="COPASI")
+        call(
+            lambda: data_model.importSEDML(str(sedml), None, True, options),
+            f"SED-ML import of task {task_id} failed",
+            sedml,
+        )
         task = data_model.getTask("Time-Course")
         if not task.isScheduled():
             raise BcsignalError(f"COPASI set up no time course for task {task_id}", file=sedml, tool="COPASI")
         task.setUpdateModel(False)
         task.getProblem().setTimeSeriesRequested(True)
-        try:
-            ok = bool(task.process(True))
-        except Exception as exc:
-            messages = drain_messages()
-            cause = "; ".join(messages.errors) or str(exc) or "the time course raised an exception"
-            raise BcsignalError(f"task {task_id} failed: {cause}", file=sedml, tool="COPASI") from exc
-        messages = drain_messages()
-        if not ok or messages.errors:
-            cause = "; ".join(messages.errors) or "task.process returned False"
-            raise BcsignalError(f"task {task_id} failed: {cause}", file=sedml, tool="COPASI")
+        call(lambda: task.process(True), f"task {task_id} failed", sedml)
         series = task.getTimeSeries()
         steps = int(series.getRecordedSteps())
         columns = {series.getSBMLId(i, data_model): i for i in range(1, series.getNumVariables())}

@@ -11,17 +11,19 @@ from typing import Any
 import numpy as np
 
 from bcsignal import paths
+
+# two values agree when |a - b| <= AGREE_ATOL + AGREE_RTOL*|b| (b: libroadrunner)
+from bcsignal.agreement import AGREE_ATOL as AGREE_ATOL
+from bcsignal.agreement import AGREE_RTOL as AGREE_RTOL
+from bcsignal.agreement import scores, worst_index
 from bcsignal.claims import ClaimsFile, claimed_experiments, load_claims
-from bcsignal.copasi import CopasiModel
+from bcsignal.copasi import CopasiModel, run_protocol
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import Simulator, Trajectory, new_simulator
 
 #: Tolerances both simulators integrate with.
 RELATIVE_TOLERANCE = 1e-10
 ABSOLUTE_TOLERANCE = 1e-14
-#: Two values agree when |a - b| <= AGREE_ATOL + AGREE_RTOL*|b| (b: libroadrunner).
-AGREE_RTOL = 1e-4
-AGREE_ATOL = 1e-12
 #: Initial values must agree this closely after import (catches COPASI's "missing value = 1").
 INITIAL_RTOL = 1e-12
 
@@ -37,8 +39,8 @@ class Difference:
 
     @property
     def score(self) -> float:
-        """Return |a - b| / (AGREE_ATOL + AGREE_RTOL*|b|); agreement is score <= 1."""
-        return abs(self.copasi - self.roadrunner) / (AGREE_ATOL + AGREE_RTOL * abs(self.roadrunner))
+        """Return |a - b| / (AGREE_ATOL + AGREE_RTOL*|b|); agreement is score <= 1 (`bcsignal.agreement`)."""
+        return float(scores(self.copasi, self.roadrunner))
 
 
 @dataclass
@@ -97,11 +99,7 @@ def worst_difference(
     """Return the point of a readout with the largest score, or None for an empty series."""
     if times.size == 0:
         return None
-    score = np.abs(copasi - roadrunner) / (AGREE_ATOL + AGREE_RTOL * np.abs(roadrunner))
-    if not np.all(np.isfinite(score)):
-        k = int(np.flatnonzero(~np.isfinite(score))[0])
-    else:
-        k = int(np.argmax(score))
+    k = worst_index(copasi, roadrunner)
     return Difference(readout, float(times[k]), float(copasi[k]), float(roadrunner[k]))
 
 
@@ -135,27 +133,30 @@ def _copasi_protocol(
     """Run one experiment in COPASI on the same output times as libroadrunner's trajectory."""
     protocol = claims.experiments[name].protocol
     readouts = list(traj.values)
-    knobs = dict(protocol.preequilibration)
-    t_pre = sim.preequilibration_time(knobs)
-    chunks: dict[str, list[np.ndarray]] = {r: [] for r in readouts}
+    t_pre = sim.preequilibration_time(dict(protocol.preequilibration))
+    grids = []
+    elapsed = 0.0
+    for phase in protocol.phases:
+        end = elapsed + phase.duration
+        inside = (traj.times >= elapsed - 1e-9) & (traj.times <= end + 1e-9)
+        grid = traj.times[inside] - elapsed
+        grid[0] = 0.0
+        grids.append(grid)
+        elapsed = end
     with CopasiModel(sbml, origin=origin) as copasi:
-        copasi.set_values(knobs)
-        if t_pre > 0:
-            copasi.time_course([0.0, t_pre], readouts)
-        elapsed = 0.0
-        for i, phase in enumerate(protocol.phases):
-            copasi.set_values(dict(phase.set))
-            end = elapsed + phase.duration
-            inside = (traj.times >= elapsed - 1e-9) & (traj.times <= end + 1e-9)
-            grid = traj.times[inside] - elapsed
-            grid[0] = 0.0
-            out = copasi.time_course(
-                grid, readouts, relative_tolerance=RELATIVE_TOLERANCE, absolute_tolerance=ABSOLUTE_TOLERANCE
-            )
-            for r in readouts:
-                chunks[r].append(out[r] if i == 0 else out[r][1:])
-            elapsed = end
-    return {r: np.concatenate(v) for r, v in chunks.items()}
+        run = run_protocol(
+            copasi,
+            protocol,
+            grids,
+            readouts,
+            preequilibration_time=t_pre,
+            relative_tolerance=RELATIVE_TOLERANCE,
+            absolute_tolerance=ABSOLUTE_TOLERANCE,
+        )
+    return {
+        r: np.concatenate([out[r] if i == 0 else out[r][1:] for i, out in enumerate(run.phases)])
+        for r in readouts
+    }
 
 
 def check_model(
