@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from bcsignal import paths, robustness
-from bcsignal.claims import ClaimsFile, check_suites, experiment_plan, load_claims, suites
+from bcsignal import registry, robustness
+from bcsignal.claims import ClaimsFile, experiment_plan
 from bcsignal.cluster import address_cluster
+from bcsignal.engine.run import suite_results
 from bcsignal.files import atomic_write_text
 from bcsignal.simulate import INTEGRATION, NEWTON, Simulator, new_simulator, phase_grid
 
@@ -63,10 +64,10 @@ class TimedRunner:
 
 def profile_samples(study: robustness.Study, method: str, samples: int) -> dict[str, Any]:
     """Evaluate samples in this process with one pre-equilibration method; where the CPU time goes."""
-    files = suites(load_claims(paths.claims_path(study.model)))
+    files = list(registry.entry(study.model).suites)
     sim = new_simulator(study.sbml, name=study.model)
     sim.steady_state_method = method
-    check_suites(study.model, files, sim)  # nominal states (Newton's starting points), compiled code warm
+    suite_results(study.model, files, sim)  # nominal states (Newton's starting points), compiled code warm
     timed = TimedRunner(sim.rr)
     sim.rr = timed  # type: ignore[assignment]
     pre_cpu = [0.0]
@@ -122,7 +123,7 @@ def naive_sample(sim: Simulator, files: Sequence[ClaimsFile], values: dict[str, 
 
 def naive_loop(study: robustness.Study, samples: int) -> float:
     """Return the CPU seconds per sample of the naive loop."""
-    files = suites(load_claims(paths.claims_path(study.model)))
+    files = list(registry.entry(study.model).suites)
     sim = new_simulator(study.sbml, name=study.model)
     began = time.process_time()
     for i in range(samples):
@@ -169,7 +170,7 @@ def agreement(a: list[robustness.SampleRow], b: list[robustness.SampleRow]) -> t
 
 def measure(samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every measurement of the section."""
-    study = robustness.study_for_model("composite")
+    study = robustness.study_for_model(registry.entry("composite"))
     log(f"5/5 composite: {samples} samples with Newton, then with integration ...")
     newton = profile_samples(study, NEWTON, samples)
     integration = profile_samples(study, INTEGRATION, samples)

@@ -11,13 +11,14 @@ from types import ModuleType
 
 import pytest
 
-from bcsignal import build, paths
+from bcsignal import build, registry
 from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult, check_model
+from bcsignal.claims import ClaimResult
+from bcsignal.engine.run import run_model
 from bcsignal.simulate import Simulator, new_simulator
 
 DATA = Path(__file__).parent / "data"
-MODEL_IDS = paths.model_ids()
+MODEL_IDS = registry.current().ids()
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
@@ -34,10 +35,8 @@ def built() -> dict[str, str]:
 def claim_results() -> dict[str, ClaimResult]:
     """Every shipped model's claims, simulated once per session: test id -> result."""
     results: dict[str, ClaimResult] = {}
-    for mid in MODEL_IDS:
-        path = paths.sbml_path(mid)
-        sim = new_simulator(path.read_text(encoding="utf-8"), name=mid, origin=path)
-        results.update({r.test_id: r for r in check_model(mid, sim)})
+    for entry in registry.current().entries():
+        results.update({r.test_id: r for r in run_model(entry, certify=False).results})
     return results
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import bcsignal
-from bcsignal import cli, exchange
+from bcsignal import cli, exchange, registry
 from bcsignal.errors import BcsignalError
 from bcsignal.files import atomic_write_text, staged_folder
 from bcsignal.screen import stage_antimony
@@ -225,5 +225,5 @@ def test_robustness_requests_are_capped(samples: int, sigma: float, expect: str,
     from bcsignal import robustness
 
     with pytest.raises(BcsignalError, match=expect):
-        study = robustness.study_for_model("Park_BBRC2007", sigma=sigma, seed=0, fixed=[])
+        study = robustness.study_for_model(registry.entry("Park_BBRC2007"), sigma=sigma, seed=0, fixed=[])
         robustness.run(study, tmp_path / "out", samples, workers=0, progress=False)

@@ -8,7 +8,7 @@ from typing import Any
 import libsbml
 import pytest
 
-from bcsignal import paths
+from bcsignal import paths, registry
 from bcsignal.annotate import read_provenance
 from bcsignal.claims import load_claims
 from bcsignal.errors import BcsignalError
@@ -28,7 +28,7 @@ from .conftest import MODEL_IDS
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_shipped_sbml_has_zero_errors_and_zero_warnings(model_id: str) -> None:
-    reports = validate_model(model_id)
+    reports = validate_model(registry.entry(model_id))
     assert reports
     for report in reports:
         assert [str(i) for i in report.issues] == [], report.file

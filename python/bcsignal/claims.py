@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
-from bcsignal import paths
 from bcsignal.errors import BcsignalError, schema_message
 from bcsignal.limits import MAX_YAML_BYTES
 from bcsignal.screen import YAML_LOADER, decode, read_bounded, screen_yaml
@@ -778,6 +777,37 @@ def _cached_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
     return cached[1]
 
 
+def simulate_plan(claims: ClaimsFile, sim: Simulator, *, dense: bool = False) -> dict[str, Trajectory]:
+    """Simulate every experiment the claims of a file use, once each: experiment -> trajectory.
+
+    Each experiment is integrated to the times its claims read (densely when a time-course claim reads
+    it); with ``dense``, every experiment is sampled on the dense grid (for plots and exchange).
+    """
+    trajs: dict[str, Trajectory] = {}
+    for plan in _cached_plan(claims):
+        try:
+            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=dense or plan.dense)
+        except BcsignalError as exc:
+            raise BcsignalError(
+                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
+            ) from exc
+    return trajs
+
+
+def evaluate_suite(
+    claims: ClaimsFile, trajs: Mapping[str, Trajectory], model: str, *, excuse: bool = False
+) -> list[ClaimResult]:
+    """Evaluate every claim of a file on its experiments' trajectories (`simulate_plan`).
+
+    ``model`` names the model simulated; the results carry the claims file's model as their suite, and
+    ``excuse`` honours composite exceptions.
+    """
+    results = [evaluate(c, trajs, model, suite=claims.model, excuse=excuse) for c in claims.claims]
+    for result in results:
+        result.preequilibration = {e: trajs[e].preequilibration for e in result.claim.experiments()}
+    return results
+
+
 def run_claims(
     claims: ClaimsFile, sim: Simulator, *, model: str | None = None, excuse: bool = False
 ) -> list[ClaimResult]:
@@ -786,50 +816,24 @@ def run_claims(
     ``model`` names the model simulated (default: the claims file's own); when it differs, the results
     carry the claims file's model as their suite, and ``excuse`` honours composite exceptions.
     """
-    trajs: dict[str, Trajectory] = {}
-    for plan in _cached_plan(claims):
-        try:
-            trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=plan.dense)
-        except BcsignalError as exc:
-            raise BcsignalError(
-                exc.cause, file=claims.path, tool=exc.tool, where=f"experiment {plan.name}"
-            ) from exc
-    target = model or claims.model
-    results = [evaluate(c, trajs, target, suite=claims.model, excuse=excuse) for c in claims.claims]
-    for result in results:
-        result.preequilibration = {e: trajs[e].preequilibration for e in result.claim.experiments()}
-    return results
-
-
-def suites(claims: ClaimsFile) -> list[ClaimsFile]:
-    """Return the claims files to check against a model: its submodels' (for a composite), then its own."""
-    files = [load_claims(paths.claims_path(sub)) for sub in (claims.composite or {}).get("submodels", [])]
-    return [*files, claims]
-
-
-def check_suites(model_id: str, files: Sequence[ClaimsFile], sim: Simulator) -> list[ClaimResult]:
-    """Evaluate claims files against one model; another model's claims honour composite exceptions."""
-    results: list[ClaimResult] = []
-    for suite in files:
-        results += run_claims(suite, sim, model=model_id, excuse=suite.model != model_id)
-    return results
-
-
-def check_model(model_id: str, sim: Simulator) -> list[ClaimResult]:
-    """Evaluate every claim that applies to a registry model: a composite runs its papers' claims too."""
-    return check_suites(model_id, suites(load_claims(paths.claims_path(model_id))), sim)
+    return evaluate_suite(claims, simulate_plan(claims, sim), model or claims.model, excuse=excuse)
 
 
 def papers_of(claims: ClaimsFile) -> list[Mapping[str, Any]]:
-    """Return the papers that describe a model: its own, or (a composite) its submodels'."""
+    """Return the papers that describe a claims file's model: its own, or (a composite) its submodels'.
+
+    A composite's submodels are models of the registry in use (`ModelEntry.papers`).
+    """
     if claims.paper is not None:
         return [claims.paper]
+    from bcsignal import registry
+
     subs = (claims.composite or {}).get("submodels", [])
-    return [p for sub in subs for p in papers_of(load_claims(paths.claims_path(sub)))]
+    return [p for sub in subs for p in registry.entry(str(sub)).papers]
 
 
 def title_of(claims: ClaimsFile) -> str:
-    """Return the title of a model: its paper's, or the composite's own."""
+    """Return the title of a claims file's model: its paper's, or the composite's own."""
     if claims.paper is not None:
         return str(claims.paper["title"])
     return str((claims.composite or {}).get("title", claims.model))

@@ -10,12 +10,10 @@ from typing import Any
 import libsbml
 import yaml
 
-from bcsignal import paths
-from bcsignal.annotate import Provenance, read_provenance
+from bcsignal.annotate import Provenance
 from bcsignal.errors import BcsignalError
+from bcsignal.registry import ModelEntry
 
-#: Suffix of a composite's merge map, next to its Antimony source.
-MERGE_SUFFIX = ".merge.yaml"
 #: What can happen to a submodel element in a composite (`overridden`: given another value, `inst.x = v`).
 ACTIONS = ("replaced", "shared", "deleted", "overridden")
 #: Relative difference above which a composite value is not the paper's value.
@@ -269,11 +267,6 @@ def _target(ref: libsbml.SBaseRef) -> str:
     return "?"
 
 
-def merge_map_path(model_id: str) -> Path:
-    """Return the merge map of a composite model."""
-    return paths.models_dir() / f"{model_id}{MERGE_SUFFIX}"
-
-
 def load_merge_map(path: Path) -> list[MergeEntry]:
     """Read and check the form of a merge map."""
     try:
@@ -447,7 +440,7 @@ def merge_map_problems(doc: libsbml.SBMLDocument, entries: list[MergeEntry]) -> 
     return problems
 
 
-def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+def merged_provenance(entry: ModelEntry, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
     """Return provenance by flattened parameter id.
 
     Submodel rows come prefixed ``instance__``; then the composite's own table adds its top-level
@@ -455,19 +448,19 @@ def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Pro
     """
     table: dict[str, Provenance] = {}
     for inst, sub in instances(doc).items():
-        for pid, row in read_provenance(paths.parameters_path(sub)).items():
+        for pid, row in entry.registry.entry(sub).provenance.items():
             table[f"{inst}__{pid}"] = row
-    table.update(read_provenance(paths.parameters_path(model_id)))
+    table.update(entry.provenance)
     return table
 
 
-def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+def top_provenance(entry: ModelEntry, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
     """Return provenance by top-level parameter id of a comp document.
 
     The composite's own rows for its top-level parameters, and for each value override ``inst_x`` the
     row of its flattened id ``inst__x``.
     """
-    own = read_provenance(paths.parameters_path(model_id))
+    own = entry.provenance
     table = {k: v for k, v in own.items() if "__" not in k}
     for oid, (inst, sid) in overrides(doc).items():
         row = own.get(flat_id(inst, sid))
@@ -476,44 +469,44 @@ def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Proven
     return table
 
 
-def merge_map_rows(model_id: str, doc: libsbml.SBMLDocument) -> list[dict[str, str]]:
-    """Return the merge map as rows for people: element, model, action, became, why."""
+def merge_map_rows(entry: ModelEntry, doc: libsbml.SBMLDocument) -> list[dict[str, str]]:
+    """Return a composite's merge map as rows for people: element, model, action, became, why."""
     models = instances(doc)
     rows: list[dict[str, str]] = []
-    for entry in load_merge_map(merge_map_path(model_id)):
-        for key in entry.elements:
+    for item in entry.merge_map:
+        for key in item.elements:
             inst = key.split(".", 1)[0]
             rows.append(
                 {
                     "element": key,
                     "model": models.get(inst, "?"),
-                    "action": entry.action,
-                    "became": entry.became or "",
-                    "why": entry.why,
+                    "action": item.action,
+                    "became": item.became or "",
+                    "why": item.why,
                 }
             )
     return rows
 
 
-def shipped_overrides(model_id: str) -> list[Override] | None:
-    """Return the value overrides of a shipped composite (None when ``model_id`` is not a composite).
+def shipped_overrides(entry: ModelEntry) -> list[Override] | None:
+    """Return the value overrides of a built composite (None for a paper model).
 
-    Read from ``sbml/<id>_comp.xml`` and the merge map; `bcsignal check` prints their number and the
+    Read from its comp SBML file and its merge map; `bcsignal check` prints their number and the
     report can list them (`override_rows`).
     """
-    comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
-    if not comp_file.is_file() or not merge_map_path(model_id).is_file():
+    comp_file, merge_file = entry.comp_sbml, entry.merge_map_file
+    if comp_file is None or merge_file is None or not comp_file.is_file() or not merge_file.is_file():
         return None
     doc = libsbml.readSBMLFromFile(str(comp_file))
     if doc.getModel() is None or not is_composite(doc):
         return None
-    return value_overrides(doc, load_merge_map(merge_map_path(model_id)))
+    return value_overrides(doc, entry.merge_map)
 
 
-def override_rows(model_id: str) -> list[dict[str, str]]:
+def override_rows(entry: ModelEntry) -> list[dict[str, str]]:
     """Return a composite's value overrides as rows for people: element, model, paper, composite, how, why."""
     rows = []
-    for item in shipped_overrides(model_id) or []:
+    for item in shipped_overrides(entry) or []:
         rows.append(
             {
                 "element": item.element,
@@ -528,12 +521,12 @@ def override_rows(model_id: str) -> list[dict[str, str]]:
     return rows
 
 
-def override_lines(model_id: str) -> list[str]:
+def override_lines(entry: ModelEntry) -> list[str]:
     """Return the lines `bcsignal check` prints for a composite: the override count, then one per override."""
-    found = shipped_overrides(model_id)
+    found = shipped_overrides(entry)
     if found is None:
         return []
-    lines = [f"overrides of paper values in {model_id}: {len(found)}"]
+    lines = [f"overrides of paper values in {entry.id}: {len(found)}"]
     for item in found:
         now = "deleted" if item.value is None else f"{item.value:g}"
         lines.append(

@@ -24,11 +24,10 @@ import networkx as nx
 
 from bcsignal import compose
 from bcsignal.errors import BcsignalError
+from bcsignal.registry import layout as registry_layout
 
-#: Where the diagrams go, inside sbml/.
-DIAGRAMS = "diagrams"
-#: The suffix of a diagram file.
-SUFFIX = ".layout.xml"
+#: Where the diagrams go, inside sbml/, and the suffix of a diagram file (the registry's layout).
+DIAGRAMS, SUFFIX = registry_layout.DIAGRAMS, registry_layout.DIAGRAM_SUFFIX
 #: The layout's id in every diagram file.
 LAYOUT_ID = "bcsignal_layout"
 

@@ -14,10 +14,11 @@ import libsbml
 import roadrunner
 import yaml
 
-from bcsignal import compose, paths
-from bcsignal.annotate import Provenance, read_provenance
-from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal import compose, registry
+from bcsignal.annotate import Provenance
+from bcsignal.claims import ClaimsFile
 from bcsignal.errors import BcsignalError, native_message
+from bcsignal.registry import ModelEntry
 from bcsignal.screen import read_screened, screen_text
 from bcsignal.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
 
@@ -376,10 +377,13 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
     return issues
 
 
-@cache
 def interface_vocabulary() -> dict[str, Any]:
-    """Return the shared interface vocabulary (models/interface.yaml)."""
-    path = paths.interface_path()
+    """Return the shared interface vocabulary of the registry in use (models/interface.yaml)."""
+    return _vocabulary(registry.current().interface_file)
+
+
+@cache
+def _vocabulary(path: Path) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -493,8 +497,8 @@ def steady_state_issues(text: str, origin: str) -> list[Issue]:
     return []
 
 
-def validate_text(text: str, origin: str = "<string>", model_id: str | None = None) -> Report:
-    """Validate SBML text; with a registry model id, also the interface, provenance and steady start.
+def validate_text(text: str, origin: str = "<string>", entry: ModelEntry | None = None) -> Report:
+    """Validate SBML text; as a registry model's file, also the interface, provenance and steady start.
 
     For a composite, the comp document is checked against the merge map, and the flattened one against
     the merged provenance of its submodels and its own table.
@@ -506,33 +510,33 @@ def validate_text(text: str, origin: str = "<string>", model_id: str | None = No
     model = doc.getModel()
     report.issues += sanity_issues(model)
     phenotypes: list[str] = []
-    if model_id is not None:
-        claims = load_claims(paths.claims_path(model_id))
+    if entry is not None:
+        claims = entry.claims
         vocab = interface_vocabulary()["readouts"]
         phenotypes = [r for r in claims.readouts if vocab.get(r, {}).get("unit") == "dimensionless"]
         report.issues += interface_issues(model, claims)
-        comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
+        comp_file = entry.comp_sbml
         if compose.is_composite(doc):
-            report.issues += provenance_issues(model, compose.top_provenance(model_id, doc))
-            entries = compose.load_merge_map(compose.merge_map_path(model_id))
+            report.issues += provenance_issues(model, compose.top_provenance(entry, doc))
             report.issues += [
-                Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entries)
+                Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entry.merge_map)
             ]
         else:
-            if comp_file.is_file():
+            built_comp = comp_file is not None and comp_file.is_file()
+            if comp_file is not None and built_comp:
                 comp = read_document(read_screened(comp_file), str(comp_file))
-                table = compose.merged_provenance(model_id, comp)
+                table = compose.merged_provenance(entry, comp)
             else:
-                table = read_provenance(paths.parameters_path(model_id))
-            report.issues += provenance_issues(model, table, strict_rows=not comp_file.is_file())
+                table = entry.provenance
+            report.issues += provenance_issues(model, table, strict_rows=not built_comp)
             report.issues += steady_state_issues(text, origin)
     report.issues += annotation_issues(model, phenotypes)
     return report
 
 
-def validate_file(path: Path, model_id: str | None = None) -> Report:
-    """Validate an SBML file."""
-    return validate_text(read_screened(Path(path)), str(path), model_id)
+def validate_file(path: Path, entry: ModelEntry | None = None) -> Report:
+    """Validate an SBML file; as a registry model's file (`entry`), with every check of a registry model."""
+    return validate_text(read_screened(Path(path)), str(path), entry)
 
 
 def validate_diagram(path: Path) -> Report:
@@ -543,13 +547,11 @@ def validate_diagram(path: Path) -> Report:
     return Report(str(path), [Issue("error", "diagram", p) for p in diagram.problems(doc)])
 
 
-def validate_model(model_id: str) -> list[Report]:
-    """Validate a shipped model's SBML files (a composite has two) and its diagram with every check."""
-    from bcsignal import diagram
-
-    files = [paths.sbml_path(model_id), paths.sbml_dir() / f"{model_id}_comp.xml"]
-    reports = [validate_file(f, model_id) for f in files if f.is_file()]
-    drawing = paths.sbml_dir() / diagram.DIAGRAMS / f"{model_id}{diagram.SUFFIX}"
+def validate_model(entry: ModelEntry) -> list[Report]:
+    """Validate a registry model's SBML files (a composite has two) and its diagram with every check."""
+    files = [entry.sbml, *([entry.comp_sbml] if entry.comp_sbml is not None else [])]
+    reports = [validate_file(f, entry) for f in files if f.is_file()]
+    drawing = entry.diagram
     if not drawing.is_file():
         return [*reports, Report(str(drawing), [Issue("error", "diagram", "missing: run `bcsignal build`")])]
     return [*reports, validate_diagram(drawing)]
