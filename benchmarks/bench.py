@@ -20,25 +20,28 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bcsignal import registry, robustness
-from bcsignal.claims import ClaimsFile, PlannedExperiment, experiment_plan
+from bcsignal import registry
+from bcsignal.analysis import robustness
 from bcsignal.copasi import CopasiModel
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.run import model_simulator, suite_results
-from bcsignal.files import atomic_write_text
-from bcsignal.simulate import (
+from bcsignal.engine.simulate import (
     ABSOLUTE_TOLERANCE,
     MAXIMUM_NUM_STEPS,
     PREEQUILIBRATION_HORIZONS,
     RELATIVE_TOLERANCE,
     Simulator,
-    phase_grid,
 )
+from bcsignal.engine.trajectory import phase_grid
+from bcsignal.spec.claims import ClaimsFile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -58,7 +61,8 @@ COLD = """
 import json, sys, time
 t0 = time.perf_counter()
 import roadrunner
-from bcsignal import registry, simulate
+from bcsignal import registry
+from bcsignal.engine import simulate
 from bcsignal.engine.run import model_simulator, run_model
 if sys.argv[1] == "mcjit":
     simulate._jit_configured = True  # keep libroadrunner's default backend (MCJIT, optimised)
@@ -283,6 +287,12 @@ def load_suite(model_id: str) -> ModelSuite:
     return ModelSuite(model_id, entry.sbml_text(), model_simulator(entry), files, plans)
 
 
+def warm_claims(suite: ModelSuite) -> None:
+    """Evaluate every claim of a compiled model, its pre-equilibration cache cleared (a warm run)."""
+    suite.sim.clear_cache()
+    suite_results(suite.model, suite.files, suite.sim)
+
+
 def relative_difference(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> float:
     """Return the largest relative difference between two sets of end readouts (floor 1e-6 nM)."""
     worst = 0.0
@@ -454,14 +464,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # slow suites (the composite in COPASI) are timed one run per repeat, not INNER
         times = timed(
             {
-                "claims": lambda s=s: (s.sim.clear_cache(), suite_results(s.model, s.files, s.sim)),
+                "claims": partial(warm_claims, s),
                 "engine": s.engine_run,
                 "bare": lambda s=s, pre=pre: bare_suite(s.sim, s.plans, pre),
                 "copasi": lambda s=s, runner=runner, pre=pre: copasi_run(s, runner, pre),
             },
             inner=INNER if one_copasi_run < 0.5 else 1,
         )
-        unpickle = timed({"unpickle": lambda blob=blob: pickle.loads(blob)}, inner=3)["unpickle"]["wall"]
+        unpickle = timed({"unpickle": partial(pickle.loads, blob)}, inner=3)["unpickle"]["wall"]
         runner.close()
         copasi[m] = {
             "import": median(imports),

@@ -23,12 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from bcsignal import registry, robustness
-from bcsignal.claims import ClaimsFile, experiment_plan
-from bcsignal.cluster import address_cluster
+from bcsignal import registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.cluster import address_cluster
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.claims.plan import experiment_plan
 from bcsignal.engine.run import suite_results
-from bcsignal.files import atomic_write_text
-from bcsignal.simulate import INTEGRATION, NEWTON, Simulator, new_simulator, phase_grid
+from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal.engine.trajectory import phase_grid
+from bcsignal.spec.claims import ClaimsFile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -69,7 +72,7 @@ def profile_samples(study: robustness.Study, method: str, samples: int) -> dict[
     sim.steady_state_method = method
     suite_results(study.model, files, sim)  # nominal states (Newton's starting points), compiled code warm
     timed = TimedRunner(sim.rr)
-    sim.rr = timed  # type: ignore[assignment]
+    sim.rr = timed
     pre_cpu = [0.0]
     original = sim.preequilibrate
 

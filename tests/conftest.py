@@ -11,11 +11,13 @@ from types import ModuleType
 
 import pytest
 
-from bcsignal import build, registry
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult
+from bcsignal import registry
+from bcsignal.checks.validation import Report, validate_model
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
-from bcsignal.simulate import Simulator, new_simulator
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.sbml import build
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
 
 DATA = Path(__file__).parent / "data"
 MODEL_IDS = registry.current().ids()
@@ -41,6 +43,12 @@ def claim_results() -> dict[str, ClaimResult]:
 
 
 @pytest.fixture(scope="session")
+def validations() -> dict[str, list[Report]]:
+    """Every shipped model's files validated once per session: model id -> one report per file."""
+    return {entry.id: validate_model(entry) for entry in registry.current().entries()}
+
+
+@pytest.fixture(scope="session")
 def tiny_sbml() -> str:
     """The tiny adapting test model, as SBML."""
     return write_sbml_string(antimony_to_sbml(DATA / "tiny.ant"))
@@ -53,7 +61,7 @@ def tiny(tiny_sbml: str) -> Simulator:
 
 
 #: What a fresh interpreter runs for `run_cli`: the command line's entry point.
-_CLI = "import sys; from bcsignal import cli; sys.exit(cli.main(sys.argv[1:]))"
+_CLI = "import sys; from bcsignal.app import cli; sys.exit(cli.main(sys.argv[1:]))"
 #: Seconds allowed for interpreter start-up on top of a run's own time limit.
 STARTUP_ALLOWANCE = 20.0
 

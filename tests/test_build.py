@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bcsignal import build, paths
-from bcsignal.build import antimony_to_sbml
-from bcsignal.errors import BcsignalError
+from bcsignal import paths
+from bcsignal.core.errors import BcsignalError
+from bcsignal.sbml import build
+from bcsignal.sbml.build import antimony_to_sbml
 
 from .conftest import DATA, MODEL_IDS
 

@@ -11,12 +11,16 @@ import libsbml
 import pytest
 import yaml
 
-from bcsignal import certify, compose, paths, registry
-from bcsignal.build import Built, antimony_text_to_sbml, load_antimony, write_sbml_string
-from bcsignal.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, parse_claims, run_claims
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import new_simulator
+from bcsignal import paths, registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import certify
+from bcsignal.engine.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
+from bcsignal.engine.claims.plan import run_claims
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.simulate import new_simulator
+from bcsignal.sbml import compose
+from bcsignal.sbml.build import Built, antimony_text_to_sbml, load_antimony, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile, load_claims, parse_claims
 
 from .conftest import run_cli
 

@@ -12,11 +12,14 @@ import libsbml
 import numpy as np
 import pytest
 
-from bcsignal import cli, compose, paths, registry
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims
+from bcsignal import paths, registry
+from bcsignal.app import cli
 from bcsignal.copasi import CopasiModel
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
-from bcsignal.simulate import load_sbml_text
+from bcsignal.engine.simulate import load_sbml_text
+from bcsignal.sbml import compose
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import MODEL_IDS
 

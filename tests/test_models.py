@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bcsignal import paths, registry
-from bcsignal.claims import ClaimResult, load_claims
-from bcsignal.validation import interface_vocabulary
+from bcsignal.checks.validation import interface_vocabulary
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.spec.claims import load_claims
 
 from .conftest import MODEL_IDS
 

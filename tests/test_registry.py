@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bcsignal import build, registry
+from bcsignal import registry
+from bcsignal.checks.validation import validate_model
+from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.run import run_model
-from bcsignal.errors import BcsignalError
 from bcsignal.registry import COMPOSITE, PAPER, Registry
-from bcsignal.validation import validate_model
+from bcsignal.sbml import build
 
 from .conftest import DATA
 
@@ -81,7 +82,7 @@ def test_the_toy_is_exported(toy_registry: Registry, tmp_path: Path) -> None:
 
 
 def test_the_toy_is_reported(toy_registry: Registry, tmp_path: Path) -> None:
-    from bcsignal import publish
+    from bcsignal.app import publish
 
     index = publish.build_report(toy_registry.entries(), tmp_path / "report", with_crosscheck=False)
     assert f"{TOY}.html" in index.read_text(encoding="utf-8")

@@ -13,11 +13,15 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from bcsignal import certify, cli, compose, diagram, paths, registry, report
-from bcsignal.build import load_antimony
-from bcsignal.claims import load_claims, papers_of
-from bcsignal.files import atomic_write_bytes
-from bcsignal.validation import read_document
+from bcsignal import paths, registry
+from bcsignal.app import cli, report
+from bcsignal.checks.validation import read_document
+from bcsignal.claims import papers_of
+from bcsignal.core.files import atomic_write_bytes
+from bcsignal.engine import certify
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.build import load_antimony
+from bcsignal.spec.claims import load_claims
 
 from . import browser
 from .conftest import DATA, MODEL_IDS

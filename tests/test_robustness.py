@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 from distributed import LocalCluster
 
-from bcsignal import cli, paths, registry, robustness
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal import paths, registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.robustness import Study, make_study
+from bcsignal.app import cli
+from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.run import suite_results
-from bcsignal.errors import BcsignalError
-from bcsignal.robustness import Study, make_study
-from bcsignal.simulate import Simulator, new_simulator
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import MODEL_IDS
 
@@ -346,7 +348,7 @@ def test_cli_robustness_errors_are_one_paragraph(capsys: pytest.CaptureFixture[s
 
 
 def test_report_shows_robustness_per_claim(reference: Path) -> None:
-    from bcsignal import report
+    from bcsignal.app import report
 
     summary = json.loads((reference / robustness.SUMMARY).read_text())
     svg = report.robustness_plot(summary).decode()

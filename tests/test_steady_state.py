@@ -8,11 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bcsignal import paths, registry, robustness, simulate
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult, load_claims
+from bcsignal import paths, registry
+from bcsignal.analysis import robustness
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import simulate
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model, suite_results
-from bcsignal.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal.engine.trajectory import ValuesKey
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import load_claims
 
 from .conftest import MODEL_IDS
 
@@ -42,7 +47,7 @@ def _simulator(model_id: str, method: str, target: float = 1.0) -> Simulator:
     return sim
 
 
-def _states(sim: Simulator, method: str) -> dict[simulate.ValuesKey, np.ndarray]:
+def _states(sim: Simulator, method: str) -> dict[ValuesKey, np.ndarray]:
     """Return the nominal pre-equilibrated states the simulator found with `method`."""
     out = {}
     for key, (state, how) in sim._cache[()].items():
@@ -173,5 +178,5 @@ def test_an_unstable_steady_state_is_refused(tmp_path: Path) -> None:
 
 def test_an_unknown_method_is_our_error() -> None:
     sim = _simulator(MODEL_IDS[0], "bisection")
-    with pytest.raises(simulate.BcsignalError, match="unknown steady-state method"):
+    with pytest.raises(BcsignalError, match="unknown steady-state method"):
         sim.preequilibrate({})

@@ -21,21 +21,19 @@ from typing import TYPE_CHECKING, Any
 import roadrunner
 from roadrunner._roadrunner import NamedArray
 
-from bcsignal import registry, usermodel
-from bcsignal.claims import (
-    Claim,
-    ClaimResult,
-    ClaimsFile,
-    Experiment,
-    experiment_plan,
-)
+from bcsignal import registry
+from bcsignal.app import usermodel
+from bcsignal.app.usermodel import ModelInput
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.engine.claims.plan import experiment_plan
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import model_simulator
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.simulate import Simulator, Trajectory, load_sbml_file, load_sbml_text
-from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
-from bcsignal.timecourse import run as run_time_course
-from bcsignal.usermodel import ModelInput
+from bcsignal.engine.simulate import Simulator, load_sbml_file, load_sbml_text
+from bcsignal.engine.timecourse import INTEGRATOR, Request, TimeCourse
+from bcsignal.engine.timecourse import run as run_time_course
+from bcsignal.engine.trajectory import Trajectory
+from bcsignal.spec.claims import Claim, ClaimsFile, Experiment
 
 __all__ = [
     "CheckedClaim",
@@ -52,7 +50,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from bcsignal.robustness import RunResult
+    from bcsignal.analysis.robustness import RunResult
 
 #: What the API accepts as a model: a shipped model id (str), a file (Path) or a ModelInput (text).
 Model = str | Path | ModelInput
@@ -381,7 +379,7 @@ class CheckedClaim:
         ordering), with the observation times marked. Needs matplotlib (``bcsignal[report]``).
         """
         require("matplotlib", "a claim's plot")
-        from bcsignal.report import claim_figure
+        from bcsignal.app.report import claim_figure
 
         return claim_figure(self.claim, self.result, self._trajectories())
 
@@ -434,7 +432,7 @@ def robustness_study(
     evaluated in this process, more on a local Dask cluster (`workers`). `plot_robustness` draws the
     summary. Needs the ``robustness`` extra.
     """
-    from bcsignal import robustness
+    from bcsignal.analysis import robustness
 
     mid = _shipped(model_id)
     study = robustness.study_for_model(
@@ -450,7 +448,7 @@ def robustness_study(
 def plot_robustness(summary: Mapping[str, Any]) -> Any:
     """Draw the report's robustness chart of a summary (``robustness_study(...).summary``); return it."""
     require("matplotlib", "a robustness plot")
-    from bcsignal.report import robustness_figure
+    from bcsignal.app.report import robustness_figure
 
     return robustness_figure(summary)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bcsignal import registry, usermodel
+from bcsignal import registry
 from bcsignal.api import Model
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims
+from bcsignal.app import usermodel
+from bcsignal.checks.validation import Report, validate_model
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
-from bcsignal.errors import BcsignalError
-from bcsignal.validation import Report, validate_model
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 
 def models() -> list[str]:

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bcsignal.claims import (
-    ClaimResult,
-    ClaimsFile,
-    PlannedExperiment,
-    evaluate_suite,
-    experiment_plan,
-    simulate_plan,
-)
+from bcsignal.engine.claims.plan import PlannedExperiment, evaluate_suite, experiment_plan, simulate_plan
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.simulate import Simulator, cached_simulator, new_simulator
+from bcsignal.engine.trajectory import Trajectory
 from bcsignal.registry import ModelEntry
-from bcsignal.simulate import Simulator, Trajectory, cached_simulator, new_simulator
+from bcsignal.spec.claims import ClaimsFile
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ class ModelRun:
     @property
     def notices(self) -> list[str]:
         """Return one line per claims file of format 1 (its claims carry no mechanism)."""
-        from bcsignal.certify import format_notice
+        from bcsignal.engine.certify import format_notice
 
         return [format_notice(f) for f in self.files if f.format == 1]
 
@@ -117,7 +113,7 @@ def run_model(
 
 def certify_run(run: ModelRun) -> None:
     """Attach to every result of a run its certificate (the claim under each cut of its mechanism)."""
-    from bcsignal import certify
+    from bcsignal.engine import certify
 
     entry = run.entry
     foreign_cuts = any(f.model != entry.id and any(c.mechanism for c in f.claims) for f in run.files)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bcsignal.annotate import Provenance
-    from bcsignal.claims import ClaimsFile
-    from bcsignal.compose import MergeEntry
     from bcsignal.registry.layout import Registry
+    from bcsignal.spec.claims import ClaimsFile
+    from bcsignal.spec.mergemap import MergeEntry
+    from bcsignal.spec.provenance import Provenance
 
 #: The two kinds of model: a paper's, and a composite that merges papers with SBML comp.
 PAPER, COMPOSITE = "paper", "composite"
@@ -88,7 +88,7 @@ class ModelEntry:
 
     def sbml_text(self) -> str:
         """Return the text of the built flat SBML file."""
-        from bcsignal.errors import BcsignalError
+        from bcsignal.core.errors import BcsignalError
 
         try:
             return self.sbml.read_text(encoding="utf-8")
@@ -99,7 +99,7 @@ class ModelEntry:
     @cached_property
     def claims(self) -> ClaimsFile:
         """Return the parsed claims file."""
-        from bcsignal.claims import load_claims
+        from bcsignal.spec.claims import load_claims
 
         return load_claims(self.claims_file)
 
@@ -141,14 +141,14 @@ class ModelEntry:
     @cached_property
     def provenance(self) -> dict[str, Provenance]:
         """Return the parameter provenance table (parameter id -> row)."""
-        from bcsignal.annotate import read_provenance
+        from bcsignal.spec.provenance import read_provenance
 
         return read_provenance(self.parameters_file)
 
     @cached_property
     def merge_map(self) -> list[MergeEntry]:
         """Return a composite's merge map (empty for a paper or when the file is absent)."""
-        from bcsignal.compose import load_merge_map
+        from bcsignal.spec.mergemap import load_merge_map
 
         path = self.merge_map_file
         return load_merge_map(path) if path is not None and path.is_file() else []

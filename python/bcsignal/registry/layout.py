@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from bcsignal.errors import BcsignalError
+from bcsignal.core.errors import BcsignalError
 from bcsignal.registry.entry import ModelEntry
 
 #: Suffix of an Antimony model source.

@@ -13,20 +13,16 @@ from pathlib import Path
 import antimony
 import libsbml
 
-from bcsignal import compose, diagram, registry
-from bcsignal.annotate import (
-    annotate_model,
-    annotate_semantics,
-    load_annotation_rules,
-    read_authors,
-)
-from bcsignal.errors import BcsignalError
-from bcsignal.files import atomic_write_text
-from bcsignal.limits import MAX_REFERENCES
+from bcsignal import registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.files import atomic_write_text
+from bcsignal.core.limits import MAX_REFERENCES
+from bcsignal.core.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
 from bcsignal.registry import ModelEntry
 from bcsignal.registry.layout import DIAGRAM_SUFFIX, DIAGRAMS, SBML_SUFFIX
-from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
-from bcsignal.validation import clean_message, read_document, valueless_symbols
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.annotate import annotate_model, annotate_semantics, load_annotation_rules, read_authors
+from bcsignal.sbml.io import clean_message, read_document, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2

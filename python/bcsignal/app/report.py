@@ -13,20 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 import libsbml
 
-from bcsignal import __version__, certify, compose, diagram, registry
-from bcsignal.annotate import Provenance, citation_text
-from bcsignal.claims import Claim, ClaimResult, ClaimsFile
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.files import atomic_write_bytes, atomic_write_text, staged_folder
+from bcsignal import __version__, registry
+from bcsignal.checks.validation import Report, interface_vocabulary, read_document
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_write_bytes, atomic_write_text, staged_folder
+from bcsignal.core.screen import read_screened
+from bcsignal.engine import certify
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.registry import ModelEntry
-from bcsignal.screen import read_screened
-from bcsignal.validation import Report, interface_vocabulary, read_document
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.annotate import citation_text
+from bcsignal.spec.claims import Claim, ClaimsFile
+from bcsignal.spec.provenance import Provenance
 
 if TYPE_CHECKING:
     from bcsignal.crosscheck import ModelCheck
     from bcsignal.engine.run import ModelRun
-    from bcsignal.simulate import Trajectory
+    from bcsignal.engine.trajectory import Trajectory
 
 #: Width of every plot (inches): the page's text width at 96 px per inch.
 PLOT_WIDTH = 11.0

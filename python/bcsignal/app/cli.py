@@ -14,20 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import bcsignal
-from bcsignal import api, build, certify, compose, registry, robustness, usermodel
-from bcsignal.claims import ClaimResult, load_claims
+from bcsignal import api, registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.robustness import RunResult
+from bcsignal.app import usermodel
+from bcsignal.checks.validation import Report, Severity, read_document, validate_file, validate_model
+from bcsignal.core.errors import BcsignalError, BcsignalWarning
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_write_text
+from bcsignal.core.limits import MAX_POINTS
+from bcsignal.core.progress import Activity
+from bcsignal.core.screen import read_screened
+from bcsignal.engine import certify
+from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
-from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.extras import require
-from bcsignal.files import atomic_write_text
-from bcsignal.limits import MAX_POINTS
-from bcsignal.progress import Activity
+from bcsignal.engine.simulate import new_simulator, steady_state_lines
+from bcsignal.engine.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
 from bcsignal.registry import ModelEntry
-from bcsignal.robustness import RunResult
-from bcsignal.screen import read_screened
-from bcsignal.simulate import new_simulator, steady_state_lines
-from bcsignal.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
-from bcsignal.validation import Report, read_document, validate_file, validate_model
+from bcsignal.sbml import build, compose
+from bcsignal.spec.claims import load_claims
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
@@ -92,7 +97,7 @@ def _progress(args: argparse.Namespace, message: str) -> Activity:
 def _print_report(report: Report, strict: bool) -> None:
     status = "ok" if report.ok(strict) else "FAILED"
     print(f"{report.file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) — {status}")
-    for issue in sorted(report.issues, key=lambda i: i.severity != "error"):
+    for issue in sorted(report.issues, key=lambda i: i.severity != Severity.ERROR):
         print(f"  {issue}")
 
 
@@ -178,7 +183,7 @@ def print_results(
 
 
 def _robustness_fractions(entry: ModelEntry) -> dict[str, float]:
-    from bcsignal.report import read_robustness
+    from bcsignal.app.report import read_robustness
 
     try:
         return certify.robustness_fractions(read_robustness(entry))
@@ -295,7 +300,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the curation report (an offline static site) for every model or the ones named."""
-    from bcsignal import publish
+    from bcsignal.app import publish
 
     models = _models(args.models)
     with _progress(args, f"writing the report of {len(models)} model{'s' if len(models) > 1 else ''}"):

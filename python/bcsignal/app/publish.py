@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bcsignal.app.report import ModelSection, read_robustness, write_report
+from bcsignal.checks.validation import validate_model
 from bcsignal.engine.run import run_model
 from bcsignal.registry import ModelEntry
-from bcsignal.report import ModelSection, read_robustness, write_report
-from bcsignal.validation import validate_model
 
 
 def collect(entry: ModelEntry, *, with_crosscheck: bool = True) -> ModelSection:

@@ -24,16 +24,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bcsignal import __version__
-from bcsignal.claims import ClaimsFile, json_number, parse_claims
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_open, atomic_write_text
+from bcsignal.core.limits import MAX_SAMPLES, MAX_SIGMA
+from bcsignal.core.progress import Activity
+from bcsignal.engine.claims.results import json_number
 from bcsignal.engine.run import suite_results
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.files import atomic_open, atomic_write_text
-from bcsignal.limits import MAX_SAMPLES, MAX_SIGMA
-from bcsignal.progress import Activity
+from bcsignal.engine.simulate import Simulator, cached_simulator
 from bcsignal.registry import ModelEntry
-from bcsignal.simulate import Simulator, cached_simulator
-from bcsignal.validation import read_document
+from bcsignal.sbml.io import read_document
+from bcsignal.spec.claims import ClaimsFile, parse_claims
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -25,18 +25,7 @@ import libsbml
 import roadrunner
 
 from bcsignal import registry
-from bcsignal.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
-from bcsignal.certify import certify
-from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
-from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.isolate import run_isolated, stage
-from bcsignal.limits import MAX_REFERENCES
-from bcsignal.registry import ModelEntry
-from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, screen_text
-from bcsignal.simulate import Simulator, load_sbml_text
-from bcsignal.timecourse import Request, TimeCourse
-from bcsignal.timecourse import run as run_time_course
-from bcsignal.validation import (
+from bcsignal.checks.validation import (
     CATEGORIES,
     Issue,
     Report,
@@ -48,6 +37,19 @@ from bcsignal.validation import (
     sanity_issues,
     valueless_issues,
 )
+from bcsignal.core.errors import BcsignalError, BcsignalWarning
+from bcsignal.core.isolate import run_isolated, stage
+from bcsignal.core.limits import MAX_REFERENCES
+from bcsignal.core.screen import decode, local_reference, read_bounded, screen_antimony, screen_text
+from bcsignal.engine.certify import certify
+from bcsignal.engine.claims.plan import check_model_ids, run_claims
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.simulate import Simulator, load_sbml_text
+from bcsignal.engine.timecourse import Request, TimeCourse
+from bcsignal.engine.timecourse import run as run_time_course
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile
 
 Language = Literal["sbml", "antimony"]
 #: File suffixes read as Antimony; every other file is SBML if it starts with "<", else Antimony.

@@ -26,21 +26,17 @@ from typing import Any
 
 import libsbml
 
-from bcsignal import compose, registry
-from bcsignal.claims import (
-    Claim,
-    ClaimResult,
-    ClaimsFile,
-    Cut,
-    PlannedExperiment,
-    evaluate,
-    experiment_plan,
-    json_number,
-)
-from bcsignal.errors import BcsignalError
+from bcsignal import registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.screen import read_screened
+from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
+from bcsignal.engine.claims.relations import evaluate
+from bcsignal.engine.claims.results import ClaimResult, json_number
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.engine.trajectory import Trajectory, ValuesKey, values_key
 from bcsignal.registry import ModelEntry
-from bcsignal.screen import read_screened
-from bcsignal.simulate import Simulator, Trajectory, ValuesKey, new_simulator, values_key
+from bcsignal.sbml import compose
+from bcsignal.spec.claims import Claim, ClaimsFile, Cut
 
 #: The claim holds intact and fails under every cut of its mechanism.
 CERTIFIED = "certified"
@@ -521,7 +517,7 @@ def shipped_merge_map(comp: libsbml.SBMLDocument) -> list[compose.MergeEntry]:
 
 def composite_document(entry: ModelEntry) -> libsbml.SBMLDocument | None:
     """Return a built composite's comp document (None for a paper model or before it is built)."""
-    from bcsignal.validation import read_document
+    from bcsignal.sbml.io import read_document
 
     path = entry.comp_sbml
     if path is None or not path.is_file():
