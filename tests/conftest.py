@@ -12,7 +12,8 @@ from types import ModuleType
 import pytest
 
 from bcsignal import registry
-from bcsignal.checks.validation import Report, validate_model
+from bcsignal.checks.tasks import validate_model
+from bcsignal.checks.validation import Report
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
 from bcsignal.engine.simulate import Simulator, new_simulator

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bcsignal import registry
-from bcsignal.checks.validation import validate_model
+from bcsignal.checks.tasks import validate_model
 from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.run import run_model
 from bcsignal.registry import COMPOSITE, PAPER, Registry

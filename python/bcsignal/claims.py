@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bcsignal.engine.claims.evaluate import *  # noqa: F403
 from bcsignal.engine.claims.plan import *  # noqa: F403
 from bcsignal.engine.claims.plan import _cached_plan as _cached_plan
-from bcsignal.engine.claims.relations import *  # noqa: F403
 from bcsignal.engine.claims.results import *  # noqa: F403
 from bcsignal.spec.claims import *  # noqa: F403
 from bcsignal.spec.claims import ClaimsFile
+from bcsignal.spec.relations import *  # noqa: F403
 
 
 def papers_of(claims: ClaimsFile) -> list[Mapping[str, Any]]:

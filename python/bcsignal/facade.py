@@ -7,7 +7,8 @@ from pathlib import Path
 from bcsignal import registry
 from bcsignal.api import Model
 from bcsignal.app import usermodel
-from bcsignal.checks.validation import Report, validate_model
+from bcsignal.checks.tasks import validate_model
+from bcsignal.checks.validation import Report
 from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model

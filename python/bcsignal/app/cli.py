@@ -18,7 +18,8 @@ from bcsignal import api, registry
 from bcsignal.analysis import robustness
 from bcsignal.analysis.robustness import RunResult
 from bcsignal.app import usermodel
-from bcsignal.checks.validation import Report, Severity, read_document, validate_file, validate_model
+from bcsignal.checks.tasks import validate_file, validate_model
+from bcsignal.checks.validation import Report, Severity, read_document
 from bcsignal.core.errors import BcsignalError, BcsignalWarning
 from bcsignal.core.extras import require
 from bcsignal.core.files import atomic_write_text

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bcsignal.app.report import ModelSection, read_robustness, write_report
-from bcsignal.checks.validation import validate_model
+from bcsignal.checks.tasks import validate_model
 from bcsignal.engine.run import run_model
 from bcsignal.registry import ModelEntry
 

@@ -26,6 +26,7 @@ from bcsignal.sbml import compose, diagram
 from bcsignal.sbml.annotate import citation_text
 from bcsignal.spec.claims import Claim, ClaimsFile
 from bcsignal.spec.provenance import Provenance
+from bcsignal.spec.relations import relation
 
 if TYPE_CHECKING:
     from bcsignal.crosscheck import ModelCheck
@@ -138,15 +139,6 @@ def read_robustness(entry: ModelEntry) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------
-def _roles(claim: Claim) -> dict[str, str]:
-    spec = claim.spec
-    if "conditions" in spec:
-        return {n: f"condition {i + 1}" for i, n in enumerate(spec["conditions"])}
-    if "condition" in spec:
-        return {spec["condition"]: "condition"}
-    return {spec["control"]: "control", spec["perturbed"]: "perturbed"}
-
-
 def _unit(readout: str) -> str:
     unit = str(interface_vocabulary()["readouts"].get(readout, {}).get("unit", "nM"))
     return "score" if unit == "dimensionless" else unit
@@ -161,7 +153,8 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
     require("matplotlib", "a claim's plot")
     import matplotlib.pyplot as plt
 
-    roles = _roles(claim)
+    how = relation(claim.relation, claim=claim.id)
+    roles = how.roles(claim.spec)
     rows = len(claim.readouts)
     fig, axes = plt.subplots(
         rows, 1, figsize=(PLOT_WIDTH, 2.8 * rows + 0.9), sharex=True, squeeze=False, layout="constrained"
@@ -173,14 +166,11 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
             ax.plot(
                 traj.times, traj.values[readout], styles[i % len(styles)], lw=1.8, label=f"{name} ({role})"
             )
-        at = claim.spec.get("at", "end")
-        if at != "end":
-            ax.axvline(float(at), color="#8c959f", lw=0.8, ls=":")
-        if "after" in claim.spec:
-            ax.axvline(float(claim.spec["after"]), color="#8c959f", lw=0.8, ls=":")
-        if "peak_window" in claim.spec:
-            t1, t2 = claim.spec["peak_window"]
-            ax.axvspan(float(t1), float(t2), color="#fff8c5", lw=0)
+        for mark in how.marks(claim.spec):
+            if mark.end is None:
+                ax.axvline(mark.start, color="#8c959f", lw=0.8, ls=":")
+            else:
+                ax.axvspan(mark.start, mark.end, color="#fff8c5", lw=0)
         ax.set_ylabel(f"{readout} ({_unit(readout)})", fontsize=LABEL_POINTS)
         ax.tick_params(labelsize=LEGEND_POINTS)
         ax.grid(True, lw=0.3, alpha=0.6)

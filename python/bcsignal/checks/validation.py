@@ -15,10 +15,7 @@ import yaml
 
 from bcsignal import registry
 from bcsignal.core.errors import BcsignalError
-from bcsignal.core.screen import read_screened, screen_text
 from bcsignal.engine.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
-from bcsignal.registry import ModelEntry
-from bcsignal.sbml import compose
 from bcsignal.sbml.io import CATEGORIES as CATEGORIES
 from bcsignal.sbml.io import Issue as Issue
 from bcsignal.sbml.io import Report as Report
@@ -360,67 +357,3 @@ def steady_state_issues(text: str, origin: str) -> list[Issue]:
             )
         ]
     return []
-
-
-def validate_text(text: str, origin: str = "<string>", entry: ModelEntry | None = None) -> Report:
-    """Validate SBML text; as a registry model's file, also the interface, provenance and steady start.
-
-    For a composite, the comp document is checked against the merge map, and the flattened one against
-    the merged provenance of its submodels and its own table.
-    """
-    screen_text(text, origin)
-    report = Report(file=origin)
-    report.issues += libsbml_issues(text, origin)
-    doc = read_document(text, origin)
-    model = doc.getModel()
-    report.issues += sanity_issues(model)
-    phenotypes: list[str] = []
-    if entry is not None:
-        claims = entry.claims
-        vocab = interface_vocabulary()["readouts"]
-        phenotypes = [r for r in claims.readouts if vocab.get(r, {}).get("unit") == "dimensionless"]
-        report.issues += interface_issues(model, claims)
-        comp_file = entry.comp_sbml
-        if compose.is_composite(doc):
-            report.issues += provenance_issues(model, compose.top_provenance(entry, doc))
-            report.issues += [
-                Issue(Severity.ERROR, "merge map", p)
-                for p in compose.merge_map_problems(doc, entry.merge_map)
-            ]
-        else:
-            built_comp = comp_file is not None and comp_file.is_file()
-            if comp_file is not None and built_comp:
-                comp = read_document(read_screened(comp_file), str(comp_file))
-                table = compose.merged_provenance(entry, comp)
-            else:
-                table = entry.provenance
-            report.issues += provenance_issues(model, table, strict_rows=not built_comp)
-            report.issues += steady_state_issues(text, origin)
-    report.issues += annotation_issues(model, phenotypes)
-    return report
-
-
-def validate_file(path: Path, entry: ModelEntry | None = None) -> Report:
-    """Validate an SBML file; as a registry model's file (`entry`), with every check of a registry model."""
-    return validate_text(read_screened(Path(path)), str(path), entry)
-
-
-def validate_diagram(path: Path) -> Report:
-    """Validate a process diagram (SBML Layout + Render): libsbml, glyphs, arc classes, no overlap."""
-    from bcsignal.sbml import diagram
-
-    doc = read_document(read_screened(Path(path)), str(path))
-    return Report(str(path), [Issue(Severity.ERROR, "diagram", p) for p in diagram.problems(doc)])
-
-
-def validate_model(entry: ModelEntry) -> list[Report]:
-    """Validate a registry model's SBML files (a composite has two) and its diagram with every check."""
-    files = [entry.sbml, *([entry.comp_sbml] if entry.comp_sbml is not None else [])]
-    reports = [validate_file(f, entry) for f in files if f.is_file()]
-    drawing = entry.diagram
-    if not drawing.is_file():
-        return [
-            *reports,
-            Report(str(drawing), [Issue(Severity.ERROR, "diagram", "missing: run `bcsignal build`")]),
-        ]
-    return [*reports, validate_diagram(drawing)]

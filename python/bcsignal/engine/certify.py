@@ -29,8 +29,8 @@ import libsbml
 from bcsignal import registry
 from bcsignal.core.errors import BcsignalError
 from bcsignal.core.screen import read_screened
+from bcsignal.engine.claims.evaluate import evaluate
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
-from bcsignal.engine.claims.relations import evaluate
 from bcsignal.engine.claims.results import ClaimResult, json_number
 from bcsignal.engine.simulate import Simulator, new_simulator
 from bcsignal.engine.trajectory import Trajectory, ValuesKey, values_key

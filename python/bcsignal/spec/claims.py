@@ -18,25 +18,19 @@ from bcsignal.core.errors import BcsignalError, schema_message
 from bcsignal.core.limits import MAX_YAML_BYTES
 from bcsignal.core.screen import YAML_LOADER, decode, read_bounded, screen_yaml
 from bcsignal.spec.protocol import Phase, Protocol
+from bcsignal.spec.relations import DEFAULT_FOLD as DEFAULT_FOLD
+from bcsignal.spec.relations import DEFAULT_ORDER_FOLD as DEFAULT_ORDER_FOLD
+from bcsignal.spec.relations import DEFAULT_PEAK_FRACTION as DEFAULT_PEAK_FRACTION
+from bcsignal.spec.relations import DEFAULT_RISE as DEFAULT_RISE
+from bcsignal.spec.relations import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from bcsignal.spec.relations import TIME_COURSE_RELATIONS as TIME_COURSE_RELATIONS
+from bcsignal.spec.relations import TINY as TINY
+from bcsignal.spec.relations import relation
 
 #: The newest claims-file format this engine reads (format 1 files, with no mechanism, still load).
 FORMAT_VERSION = 2
 #: Claim fields that only format 2 accepts.
 FORMAT_2_FIELDS = ("mechanism", "mechanism_note", "kind", "sufficiency")
-#: Default fold for increase/decrease when the paper does not quantify it.
-DEFAULT_FOLD = 1.5
-#: Default tolerance of a no_change claim (relative).
-DEFAULT_TOLERANCE = 0.10
-#: Default fraction of the peak for transient/sustained claims.
-DEFAULT_PEAK_FRACTION = 0.5
-#: Default minimal rise of the peak over the value at time 0 (transient/sustained).
-DEFAULT_RISE = 1.5
-#: Default fold between neighbours of an ordering claim.
-DEFAULT_ORDER_FOLD = 1.05
-#: Values below this are treated as zero when forming ratios (nM or dimensionless).
-TINY = 1e-12
-#: Relations that read a whole time course (a peak); their experiments are sampled densely.
-TIME_COURSE_RELATIONS = frozenset({"transient", "sustained"})
 
 
 # ---------------------------------------------------------------------------
@@ -137,12 +131,8 @@ class Claim:
         return str(self.spec["conditions"][0])
 
     def experiments(self) -> list[str]:
-        """Return the names of the experiments this claim needs, in order."""
-        if "conditions" in self.spec:
-            return list(self.spec["conditions"])
-        if "condition" in self.spec:
-            return [self.spec["condition"]]
-        return [self.spec["control"], self.spec["perturbed"]]
+        """Return the names of the experiments this claim needs, in order (its relation says)."""
+        return relation(self.relation, claim=self.id).experiments(self.spec)
 
 
 def _no_line(_path: Sequence[Any]) -> int | None:
@@ -441,24 +431,6 @@ def _sufficiency_problem(
 
 
 def _time_problem(claim: Claim, experiments: Mapping[str, Experiment]) -> str | None:
-    """Return what is impossible about a claim's times and thresholds, or None."""
+    """Return what is impossible about a claim's times and thresholds, or None (its relation says)."""
     horizon = min(experiments[n].protocol.duration for n in claim.experiments())
-    spec = claim.spec
-    at = spec.get("at", "end")
-    if at != "end" and at > horizon:
-        return f"field at: {at} min is after the end of the protocol ({horizon:g} min)"
-    if claim.relation == "transient":
-        t1, t2 = spec["peak_window"]
-        if not t1 < t2:
-            return f"field peak_window: start {t1} must be before end {t2}"
-        if t2 > horizon or spec["after"] > horizon:
-            return f"field peak_window/after: beyond the end of the protocol ({horizon:g} min)"
-        if spec["after"] <= t2:
-            return "field after: must come after the peak window"
-    if claim.relation == "sustained" and spec["after"] > horizon:
-        return f"field after: {spec['after']} min is after the end of the protocol ({horizon:g} min)"
-    if claim.relation == "at_most_fraction" and spec["fraction"] >= 1:
-        return "field fraction: an at_most_fraction claim needs a fraction below 1"
-    if claim.relation == "at_least_fraction" and spec["fraction"] > 1:
-        return "field fraction: above 1 this is an increase; use relation increase"
-    return None
+    return relation(claim.relation, claim=claim.id).problem(claim.spec, horizon)

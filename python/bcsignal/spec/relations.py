@@ -1,7 +1,8 @@
-"""The relations a claim can state, one small class each: which experiments it reads, at which times,
-what is impossible about it at parse time, how it is evaluated on trajectories, and what a plot marks.
+"""The relations a claim can state, one small class each (`RELATIONS`).
 
-A new relation is one `Relation` subclass registered in `RELATIONS`, plus its form in the claims schema.
+Each says which experiments a claim reads, at which times, what is impossible about it at parse time,
+how it is evaluated on trajectories, and what a plot marks. A new relation is one `Relation` subclass
+registered in `RELATIONS`, plus its form in the claims schema.
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ Spec = Mapping[str, Any]
 
 
 class Series(Protocol):
-    """What a relation reads of an experiment: readouts over time (`bcsignal.engine.trajectory.Trajectory`)."""
+    """What a relation reads of an experiment: readouts over time (`engine.trajectory.Trajectory`)."""
 
-    times: Any
-    values: Mapping[str, Any]
+    @property
+    def times(self) -> Any:
+        """Return the output times (a numpy array)."""
+        ...
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        """Return readout -> its values at the output times."""
+        ...
 
     def at(self, readout: str, time: float) -> float:
         """Return a readout at a time on the output grid."""
@@ -249,8 +257,7 @@ class TimeCourse(Relation):
 
 
 class Transient(TimeCourse):
-    """The readout peaks inside `peak_window`, at least `rise` times its start, then falls below
-    `fraction` of the peak by `after`."""
+    """The readout peaks inside `peak_window`, `rise` times its start, then falls to `fraction` of it."""
 
     name = "transient"
 
@@ -261,7 +268,11 @@ class Transient(TimeCourse):
     def marks(self, spec: Spec) -> list[Mark]:
         """Return lines at `at` and `after`, and the peak window as a band."""
         t1, t2 = spec["peak_window"]
-        return [*(Mark(t) for t in Relation.times(self, spec)), Mark(float(spec["after"])), Mark(float(t1), float(t2))]
+        return [
+            *(Mark(t) for t in Relation.times(self, spec)),
+            Mark(float(spec["after"])),
+            Mark(float(t1), float(t2)),
+        ]
 
     def problem(self, spec: Spec, horizon: float) -> str | None:
         """Refuse a peak window out of order, beyond the protocol, or not before `after`."""
@@ -296,7 +307,9 @@ class Transient(TimeCourse):
         values = {"t=0": baseline, f"peak@{t_peak:g}": peak, f"t={after:g}": value_after}
         expected = f"peak in [{t1:g}, {t2:g}] min, >= {rise:g}x t=0, then <= {fraction:g}x peak at {after:g}"
         margin = min(inside, rise_part, fall_part)
-        return ReadoutResult(readout, values, ratio(value_after, peak), expected, margin, f"peak at {t_peak:g} min")
+        return ReadoutResult(
+            readout, values, ratio(value_after, peak), expected, margin, f"peak at {t_peak:g} min"
+        )
 
 
 class Sustained(TimeCourse):
@@ -317,7 +330,9 @@ class Sustained(TimeCourse):
         hold_part = log(ratio(value_after, fraction * peak))
         values = {"t=0": baseline, "peak": peak, f"t={after:g}": value_after}
         expected = f"value at {after:g} >= {rise:g}x t=0 and >= {fraction:g}x peak"
-        return ReadoutResult(readout, values, ratio(value_after, baseline), expected, min(rise_part, hold_part))
+        return ReadoutResult(
+            readout, values, ratio(value_after, baseline), expected, min(rise_part, hold_part)
+        )
 
 
 class Ordering(Relation):
@@ -345,13 +360,24 @@ class Ordering(Relation):
         ]
         sign = " > " if spec["order"] == "decreasing" else " < "
         expected = sign.join(names) + f" (each step >= {fold:g}x)"
-        return ReadoutResult(readout, values, min(ratios), expected, min(log(r) - math.log(fold) for r in ratios))
+        return ReadoutResult(
+            readout, values, min(ratios), expected, min(log(r) - math.log(fold) for r in ratios)
+        )
 
 
 #: Every relation, by its name in claims files.
 RELATIONS: dict[str, Relation] = {
     r.name: r
-    for r in (Increase(), Decrease(), NoChange(), AtLeastFraction(), AtMostFraction(), Transient(), Sustained(), Ordering())
+    for r in (
+        Increase(),
+        Decrease(),
+        NoChange(),
+        AtLeastFraction(),
+        AtMostFraction(),
+        Transient(),
+        Sustained(),
+        Ordering(),
+    )
 }
 #: Relations that read a whole time course (a peak); their experiments are sampled densely.
 TIME_COURSE_RELATIONS = frozenset(name for name, r in RELATIONS.items() if r.dense)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bcsignal.core.errors import BcsignalError
-from bcsignal.engine.claims.relations import evaluate
+from bcsignal.engine.claims.evaluate import evaluate
 from bcsignal.engine.claims.results import ClaimResult
-from bcsignal.spec.claims import TIME_COURSE_RELATIONS, Claim, ClaimsFile
+from bcsignal.spec.claims import Claim, ClaimsFile
 from bcsignal.spec.protocol import Protocol
+from bcsignal.spec.relations import relation
 
 if TYPE_CHECKING:
     from bcsignal.engine.simulate import Simulator
@@ -35,16 +36,8 @@ def check_model_ids(claims: ClaimsFile, sim: Simulator) -> None:
 
 
 def observation_times(claim: Claim) -> list[float]:
-    """Return the times a claim reads, so that they are put on the output grid."""
-    spec = claim.spec
-    times = []
-    if spec.get("at", "end") != "end":
-        times.append(float(spec["at"]))
-    if "after" in spec:
-        times.append(float(spec["after"]))
-    if "peak_window" in spec:
-        times.extend(float(t) for t in spec["peak_window"])
-    return times
+    """Return the times a claim reads, so that they are put on the output grid (its relation says)."""
+    return relation(claim.relation, claim=claim.id).times(claim.spec)
 
 
 @dataclass(frozen=True)
@@ -71,7 +64,7 @@ def experiment_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
         for name in claim.experiments():
             needed.setdefault(name, set()).update(claim.readouts)
             observe.setdefault(name, set()).update(observation_times(claim))
-            if claim.relation in TIME_COURSE_RELATIONS:
+            if relation(claim.relation, claim=claim.id).dense:
                 dense.add(name)
     return [
         PlannedExperiment(

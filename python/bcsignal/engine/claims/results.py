@@ -7,26 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bcsignal.spec.claims import Claim
+from bcsignal.spec.relations import ReadoutResult as ReadoutResult
 
 if TYPE_CHECKING:
     from bcsignal.engine.certify import Certificate
-
-
-@dataclass
-class ReadoutResult:
-    """The outcome of one claim for one readout."""
-
-    readout: str
-    values: dict[str, float]
-    observed: float
-    expected: str
-    margin: float
-    detail: str = ""
-
-    @property
-    def passed(self) -> bool:
-        """Return whether the relation holds (margin >= 0)."""
-        return self.margin >= 0
 
 
 @dataclass
