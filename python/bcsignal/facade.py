@@ -50,10 +50,10 @@ def check(
         if claims is None:  # compiled once per process; a composite runs its papers' claims too
             return run_model(registry.entry(target), cached=True).results
         # a user's claims file runs in a child, under the same limits as a user's model
-        return usermodel.check_shipped(registry.entry(target), _claims(claims))
+        return usermodel.check_claims_on_registry_model(registry.entry(target), _claims(claims))
     if claims is None:
         raise BcsignalError("a user's model needs a claims file", file=target.origin)
-    return usermodel.check(target, _claims(claims), strict=strict)
+    return usermodel.check_claims(target, _claims(claims), strict=strict)
 
 
 def validate(model: Model, *, strict: bool = False, annotations: bool = False) -> list[Report]:

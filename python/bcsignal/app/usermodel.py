@@ -356,7 +356,7 @@ def _check_task(claims: ClaimsFile, origin: str, rr: roadrunner.RoadRunner) -> l
     return results
 
 
-def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
+def check_claims(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
     """Evaluate a claims file against a user's model in a child process, after every check passed."""
     task = partial(_check_task, claims, model.origin)
     report, _, results = _isolated(model, task, strict=strict)
@@ -376,7 +376,7 @@ def _shipped_task(model_id: str, path: Path, claims: ClaimsFile) -> list[ClaimRe
     return results
 
 
-def check_shipped(entry: ModelEntry, claims: ClaimsFile) -> list[ClaimResult]:
+def check_claims_on_registry_model(entry: ModelEntry, claims: ClaimsFile) -> list[ClaimResult]:
     """Evaluate a user's claims file against a registry model in a child process, within the limits."""
     return run_isolated(partial(_shipped_task, entry.id, entry.sbml, claims), origin=claims.path)
 
