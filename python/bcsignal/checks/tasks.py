@@ -1,7 +1,8 @@
 """Validation as small tasks: one task list per kind of file, after libsbml's consistency categories.
 
-The kinds are a user's model, a paper and a composite's two files; `validate_model` checks a registry
-model's files and its diagram.
+The kinds are a file outside the registry, a paper's and a composite's two files; `validate_model`
+checks a registry model's files and its diagram. (A user's model is checked by `bcsignal.app.usermodel`
+in an isolated child, with its own lenient list.)
 """
 
 from __future__ import annotations
@@ -90,9 +91,14 @@ def _annotation_task(t: Target) -> list[Issue]:
 
 #: The kinds of file validated, and the tasks each runs, in order, after libsbml's consistency categories
 #: (which every file gets first: they also parse it).
-USER, PAPER, COMPOSITE_FLAT, COMPOSITE_COMP = "user model", "paper", "composite (flat)", "composite (comp)"
+UNREGISTERED, PAPER, COMPOSITE_FLAT, COMPOSITE_COMP = (
+    "unregistered",
+    "paper",
+    "composite (flat)",
+    "composite (comp)",
+)
 TASKS: dict[str, tuple[Task, ...]] = {
-    USER: (_sanity_task, _annotation_task),
+    UNREGISTERED: (_sanity_task, _annotation_task),
     PAPER: (_sanity_task, _interface_task, _provenance_task, _steady_state_task, _annotation_task),
     COMPOSITE_FLAT: (
         _sanity_task,
@@ -112,9 +118,9 @@ TASKS: dict[str, tuple[Task, ...]] = {
 
 
 def kind_of(doc: libsbml.SBMLDocument, entry: ModelEntry | None) -> str:
-    """Return which task list a file gets: a user's model, a paper's, or a composite's flat or comp file."""
+    """Return which task list a file gets: one outside the registry, a paper's, or a composite's two."""
     if entry is None:
-        return USER
+        return UNREGISTERED
     if compose.is_composite(doc):
         return COMPOSITE_COMP
     return COMPOSITE_FLAT if entry.is_composite else PAPER
