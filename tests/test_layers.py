@@ -13,8 +13,10 @@ import pytest
 import bcsignal
 
 PACKAGE = Path(bcsignal.__file__).resolve().parent
-#: The layers, lowest first: a module may import from its own layer and the ones below.
-LAYERS = ("core", "spec", "registry", "sbml", "engine", "checks", "analysis", "app")
+#: The layers, lowest first: a module may import from its own layer and the ones below. `exchange/`
+#: (SED-ML, OMEX, COPASI) is being made a folder by another developer; until then `exchange`, `copasi`
+#: and `crosscheck` are top-level modules of the app layer (TOP_LEVEL).
+LAYERS = ("core", "spec", "registry", "sbml", "engine", "checks", "analysis", "exchange", "app")
 #: Top-level modules and the layer each belongs to: the public facade and API are applications; the
 #: rest re-export a layer's module, or (exchange, copasi, crosscheck) are not yet placed in a layer.
 TOP_LEVEL = {
@@ -84,6 +86,8 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:  # the package's __init__: the lazy facade
         return "app"
+    if len(parts) == 2 and (PACKAGE / f"{parts[1]}.py").is_file():  # a top-level module
+        return TOP_LEVEL[parts[1]]
     if len(parts) > 2 or parts[1] in LAYERS:
         if parts[1] not in LAYERS:
             raise AssertionError(f"{module}: its folder {parts[1]} is not a layer")
@@ -142,8 +146,8 @@ def test_an_upward_import_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_every_folder_is_a_layer_and_every_top_level_module_is_placed() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert folders == set(LAYERS)
-    assert {p.stem for p in PACKAGE.glob("*.py")} == set(TOP_LEVEL)
+    assert set(LAYERS) - {"exchange"} <= folders <= set(LAYERS)
+    assert {p.stem for p in PACKAGE.glob("*.py")} <= set(TOP_LEVEL)
 
 
 def test_no_module_is_over_the_size_limit() -> None:
