@@ -20,26 +20,29 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bcsignal import paths, robustness
+from bcsignal import registry
 from bcsignal.agreement import scores
-from bcsignal.claims import ClaimsFile, PlannedExperiment, check_suites, experiment_plan, load_claims, suites
+from bcsignal.analysis import robustness
 from bcsignal.copasi import CopasiModel, run_protocol
-from bcsignal.files import atomic_write_text
-from bcsignal.simulate import (
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
+from bcsignal.engine.run import model_simulator, suite_results
+from bcsignal.engine.simulate import (
     ABSOLUTE_TOLERANCE,
     MAXIMUM_NUM_STEPS,
     PREEQUILIBRATION_HORIZONS,
     RELATIVE_TOLERANCE,
     Simulator,
-    new_simulator,
-    phase_grid,
 )
+from bcsignal.engine.trajectory import phase_grid
+from bcsignal.spec.claims import ClaimsFile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -59,17 +62,19 @@ COLD = """
 import json, sys, time
 t0 = time.perf_counter()
 import roadrunner
-from bcsignal import paths, simulate
-from bcsignal.claims import check_model
+from bcsignal import registry
+from bcsignal.engine import simulate
+from bcsignal.engine.run import model_simulator, run_model
 if sys.argv[1] == "mcjit":
     simulate._jit_configured = True  # keep libroadrunner's default backend (MCJIT, optimised)
 t1 = time.perf_counter()
 out = {"import": t1 - t0, "models": {}}
-for mid in paths.model_ids():
+for entry in registry.current().entries():
+    mid = entry.id
     a = time.perf_counter()
-    sim = simulate.new_simulator(paths.sbml_path(mid).read_text(encoding="utf-8"), name=mid)
+    sim = model_simulator(entry)
     b = time.perf_counter()
-    results = check_model(mid, sim)
+    results = run_model(entry, simulator=sim, certify=False).results
     c = time.perf_counter()
     out["models"][mid] = {"compile": b - a, "claims": c - b, "ok": sum(r.ok for r in results),
                           "n": len(results)}
@@ -271,10 +276,16 @@ class ModelSuite:
 
 def load_suite(model_id: str) -> ModelSuite:
     """Compile a model and plan its claim experiments."""
-    sbml = paths.sbml_path(model_id).read_text(encoding="utf-8")
-    files = suites(load_claims(paths.claims_path(model_id)))
+    entry = registry.entry(model_id)
+    files = list(entry.suites)
     plans = [p for f in files for p in experiment_plan(f)]
-    return ModelSuite(model_id, sbml, new_simulator(sbml, name=model_id), files, plans)
+    return ModelSuite(model_id, entry.sbml_text(), model_simulator(entry), files, plans)
+
+
+def warm_claims(suite: ModelSuite) -> None:
+    """Evaluate every claim of a compiled model, its pre-equilibration cache cleared (a warm run)."""
+    suite.sim.clear_cache()
+    suite_results(suite.model, suite.files, suite.sim)
 
 
 def worst_score(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> float:
@@ -418,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     REPEATS, ENSEMBLE_SAMPLES = args.repeats, args.samples
     started = datetime.datetime.now(datetime.UTC)
     load_before = machine()["load"]
-    ids = paths.model_ids()
+    ids = registry.current().ids()
     log = print
 
     log("1/4 claim suite, cold (fresh processes) ...")
@@ -444,14 +455,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # slow suites (the composite in COPASI) are timed one run per repeat, not INNER
         times = timed(
             {
-                "claims": lambda s=s: (s.sim.clear_cache(), check_suites(s.model, s.files, s.sim)),
+                "claims": partial(warm_claims, s),
                 "engine": s.engine_run,
                 "bare": lambda s=s, pre=pre: bare_suite(s.sim, s.plans, pre),
                 "copasi": lambda s=s, runner=runner, pre=pre: copasi_run(s, runner, pre),
             },
             inner=INNER if one_copasi_run < 0.5 else 1,
         )
-        unpickle = timed({"unpickle": lambda blob=blob: pickle.loads(blob)}, inner=3)["unpickle"]["wall"]
+        unpickle = timed({"unpickle": partial(pickle.loads, blob)}, inner=3)["unpickle"]["wall"]
         runner.close()
         copasi[m] = {
             "import": median(imports),
@@ -474,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     log("4/4 ensemble throughput (robustness samples) ...")
-    studies = {m: robustness.study_for_model(m) for m in ids}
+    studies = {m: robustness.study_for_model(registry.entry(m)) for m in ids}
     with tempfile.TemporaryDirectory(prefix="bcsignal-bench-") as tmp:
         folder = Path(tmp)
         one_process = ensemble(studies, None, folder / "p1")
@@ -545,8 +556,8 @@ def report(
         "## 1. Full claim suite of every model",
         "",
         f"Cold: a fresh `python` process imports bcsignal, compiles every model and evaluates all "
-        f"{total_claims} claims (`check_model`). Warm: the compiled model and parsed claims files, "
-        "pre-equilibration cache cleared (`check_suites`).",
+        f"{total_claims} claims (`run_model`, no certificates). Warm: the compiled model and parsed claims "
+        "files, pre-equilibration cache cleared (`suite_results`).",
         "",
         "| model | compile LLJIT/NONE (s) | compile MCJIT default (s) | claims cold (s) "
         "| claims warm, CPU (s) | unpickle (s) |",
@@ -614,7 +625,7 @@ def report(
         "pre-equilibration integrations once per knob setting, `simulate` on the same grids and "
         "selections). "
         "Engine: `Simulator.run` (parameter reset, steady-state tests, cache, trajectory assembly). "
-        "Claims: `check_suites` (the engine plus claim evaluation, claims files parsed beforehand).",
+        "Claims: `suite_results` (the engine plus claim evaluation, claims files parsed beforehand).",
         "",
         "| model | bare, CPU (s) | engine, CPU (s) | engine overhead | claims, CPU (s) | claims overhead "
         "| engine overhead, best of repeats |",
@@ -654,7 +665,7 @@ def report(
         lines.append(f"| {name} | {res['sims_per_s']:.0f} | {res['sims_per_cpu_s']:.0f} | {per} |")
     cpu_efficiency = two_workers["sims_per_cpu_s"] / one_worker["sims_per_cpu_s"]
     sims_total = two_workers["sims_per_sample"]
-    composites = [m for m in two_workers["s_per_sample"] if load_claims(paths.claims_path(m)).composite]
+    composites = [m for m in two_workers["s_per_sample"] if registry.entry(m).is_composite]
     if composites:
         basis = f"of the composite ({composites[0]})"
         projected = TARGET_SAMPLES * two_workers["s_per_sample"][composites[0]] / 60

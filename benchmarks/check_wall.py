@@ -30,9 +30,9 @@ import libsbml
 import yaml
 
 from bcsignal import paths
-from bcsignal.certify import ModelIds
-from bcsignal.claims import load_claims
-from bcsignal.files import atomic_write_text
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.certify import ModelIds
+from bcsignal.spec.claims import load_claims
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -108,7 +108,7 @@ def _children_cpu() -> float:
 def wall(tree: Path) -> tuple[float, float, list[float], str]:
     """Return median wall and CPU times of `bcsignal check` in the tree, every wall time, its last lines."""
     env = {**os.environ, "PYTHONPATH": str(tree / "python")}
-    code = "import sys; from bcsignal.cli import main; sys.exit(main(['check']))"
+    code = "import sys; from bcsignal.app.cli import main; sys.exit(main(['check']))"
     times, cpus, last = [], [], ""
     for _ in range(REPEATS):
         began, cpu = time.perf_counter(), _children_cpu()

@@ -23,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from bcsignal import paths, robustness
-from bcsignal.claims import ClaimsFile, check_suites, experiment_plan, load_claims, suites
-from bcsignal.cluster import address_cluster
-from bcsignal.files import atomic_write_text
-from bcsignal.simulate import INTEGRATION, NEWTON, Simulator, new_simulator, phase_grid
+from bcsignal import registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.cluster import address_cluster
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.claims.plan import experiment_plan
+from bcsignal.engine.run import suite_results
+from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal.engine.trajectory import phase_grid
+from bcsignal.spec.claims import ClaimsFile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -63,12 +67,12 @@ class TimedRunner:
 
 def profile_samples(study: robustness.Study, method: str, samples: int) -> dict[str, Any]:
     """Evaluate samples in this process with one pre-equilibration method; where the CPU time goes."""
-    files = suites(load_claims(paths.claims_path(study.model)))
+    files = list(registry.entry(study.model).suites)
     sim = new_simulator(study.sbml, name=study.model)
     sim.steady_state_method = method
-    check_suites(study.model, files, sim)  # nominal states (Newton's starting points), compiled code warm
+    suite_results(study.model, files, sim)  # nominal states (Newton's starting points), compiled code warm
     timed = TimedRunner(sim.rr)
-    sim.rr = timed  # type: ignore[assignment]
+    sim.rr = timed
     pre_cpu = [0.0]
     original = sim.preequilibrate
 
@@ -122,7 +126,7 @@ def naive_sample(sim: Simulator, files: Sequence[ClaimsFile], values: dict[str, 
 
 def naive_loop(study: robustness.Study, samples: int) -> float:
     """Return the CPU seconds per sample of the naive loop."""
-    files = suites(load_claims(paths.claims_path(study.model)))
+    files = list(registry.entry(study.model).suites)
     sim = new_simulator(study.sbml, name=study.model)
     began = time.process_time()
     for i in range(samples):
@@ -169,7 +173,7 @@ def agreement(a: list[robustness.SampleRow], b: list[robustness.SampleRow]) -> t
 
 def measure(samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every measurement of the section."""
-    study = robustness.study_for_model("composite")
+    study = robustness.study_for_model(registry.entry("composite"))
     log(f"5/5 composite: {samples} samples with Newton, then with integration ...")
     newton = profile_samples(study, NEWTON, samples)
     integration = profile_samples(study, INTEGRATION, samples)

@@ -17,12 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bcsignal.errors import BcsignalError
-from bcsignal.usermodel import ModelInput, screen
+from bcsignal.app.usermodel import ModelInput, screen
+from bcsignal.core.errors import BcsignalError
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "data" / "bad"))
-import generate  # noqa: E402
+import generate  # type: ignore[import-not-found]  # noqa: E402
 
 
 def _measure(path: Path) -> tuple[float, float, str]:

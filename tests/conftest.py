@@ -11,13 +11,17 @@ from types import ModuleType
 
 import pytest
 
-from bcsignal import build, paths
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult, check_model
-from bcsignal.simulate import Simulator, new_simulator
+from bcsignal import registry
+from bcsignal.checks.tasks import validate_model
+from bcsignal.checks.validation import Report
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import run_model
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.sbml import build
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
 
 DATA = Path(__file__).parent / "data"
-MODEL_IDS = paths.model_ids()
+MODEL_IDS = registry.current().ids()
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
@@ -34,11 +38,15 @@ def built() -> dict[str, str]:
 def claim_results() -> dict[str, ClaimResult]:
     """Every shipped model's claims, simulated once per session: test id -> result."""
     results: dict[str, ClaimResult] = {}
-    for mid in MODEL_IDS:
-        path = paths.sbml_path(mid)
-        sim = new_simulator(path.read_text(encoding="utf-8"), name=mid, origin=path)
-        results.update({r.test_id: r for r in check_model(mid, sim)})
+    for entry in registry.current().entries():
+        results.update({r.test_id: r for r in run_model(entry, certify=False).results})
     return results
+
+
+@pytest.fixture(scope="session")
+def validations() -> dict[str, list[Report]]:
+    """Every shipped model's files validated once per session: model id -> one report per file."""
+    return {entry.id: validate_model(entry) for entry in registry.current().entries()}
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +62,7 @@ def tiny(tiny_sbml: str) -> Simulator:
 
 
 #: What a fresh interpreter runs for `run_cli`: the command line's entry point.
-_CLI = "import sys; from bcsignal import cli; sys.exit(cli.main(sys.argv[1:]))"
+_CLI = "import sys; from bcsignal.app import cli; sys.exit(cli.main(sys.argv[1:]))"
 #: Seconds allowed for interpreter start-up on top of a run's own time limit.
 STARTUP_ALLOWANCE = 20.0
 

@@ -10,7 +10,9 @@ import libsbml
 import pytest
 
 from bcsignal import paths
-from bcsignal.annotate import (
+from bcsignal.checks.validation import GO_TERM, PUBMED_REF, annotation_issues, is_species_identity
+from bcsignal.core.errors import BcsignalError
+from bcsignal.sbml.annotate import (
     AREA_UNIT,
     LENGTH_UNIT,
     SBO_CATALYST,
@@ -28,9 +30,7 @@ from bcsignal.annotate import (
     normalise_units,
     read_authors,
 )
-from bcsignal.build import antimony_text_to_sbml, write_sbml_string
-from bcsignal.errors import BcsignalError
-from bcsignal.validation import GO_TERM, PUBMED_REF, annotation_issues, is_species_identity
+from bcsignal.sbml.build import antimony_text_to_sbml, write_sbml_string
 
 SHIPPED = sorted(paths.sbml_dir().glob("*.xml"))
 SHIPPED_IDS = [p.stem for p in SHIPPED]

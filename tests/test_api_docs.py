@@ -52,7 +52,7 @@ def test_every_public_function_of_the_facade_is_in_all() -> None:
 
 def test_every_public_name_resolves_to_what_it_names_not_a_submodule() -> None:
     # a submodule imported first must not shadow a facade function of the same name
-    import bcsignal.validation
+    import bcsignal.checks.validation
 
     for name in bcsignal.__all__:
         assert not inspect.ismodule(getattr(bcsignal, name)), name
@@ -62,7 +62,7 @@ def test_every_public_name_resolves_to_what_it_names_not_a_submodule() -> None:
 
 def test_importing_the_package_or_its_errors_loads_no_native_library() -> None:
     code = (
-        "import sys, bcsignal, bcsignal.errors\n"
+        "import sys, bcsignal, bcsignal.errors, bcsignal.core.errors\n"
         "native = ('roadrunner', 'libsbml', 'antimony', 'numpy', 'jsonschema', 'libsedml', 'COPASI')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in native))"
     )

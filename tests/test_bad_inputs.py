@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import bcsignal
-from bcsignal import cli
-from bcsignal.errors import MAX_MESSAGE, BcsignalError
+from bcsignal.app import cli
+from bcsignal.core.errors import MAX_MESSAGE, BcsignalError
 
 from .conftest import run_cli
 from .data.bad import generate

@@ -6,29 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from bcsignal import build, paths
-from bcsignal.build import antimony_to_sbml
-from bcsignal.errors import BcsignalError
+from bcsignal import paths
+from bcsignal.core.errors import BcsignalError
+from bcsignal.sbml import build
+from bcsignal.sbml.build import antimony_to_sbml
 
 from .conftest import DATA, MODEL_IDS
 
 
 def test_sbml_folder_is_up_to_date() -> None:
     """`bcsignal build --check`: sbml/ equals a fresh build byte for byte."""
-    assert build.check() == []
+    assert build.stale_files() == []
 
 
 def test_check_names_stale_missing_and_extra_files(tmp_path: Path, built: dict[str, str]) -> None:
     for name, text in built.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
-    assert build.check(tmp_path) == []
+    assert build.stale_files(tmp_path) == []
     first = sorted(built)[0]
     (tmp_path / first).write_text(built[first].replace("</sbml>", "</sbml> "), encoding="utf-8")
     (tmp_path / "Nobody_2000.xml").write_text("<sbml/>")
     if len(built) > 1:
         (tmp_path / sorted(built)[1]).unlink()
-    problems = build.check(tmp_path)
+    problems = build.stale_files(tmp_path)
     assert f"stale: {tmp_path / first}" in problems
     assert any(p.startswith("extra:") and "Nobody_2000.xml" in p for p in problems)
     if len(built) > 1:

@@ -11,12 +11,16 @@ import libsbml
 import pytest
 import yaml
 
-from bcsignal import certify, compose, paths
-from bcsignal.build import Built, antimony_text_to_sbml, load_antimony, write_sbml_string
-from bcsignal.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, parse_claims, run_claims, suites
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import new_simulator
+from bcsignal import paths, registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import certify
+from bcsignal.engine.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
+from bcsignal.engine.claims.plan import run_claims
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.simulate import new_simulator
+from bcsignal.sbml import compose
+from bcsignal.sbml.build import Built, antimony_text_to_sbml, load_antimony, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile, load_claims, parse_claims
 
 from .conftest import run_cli
 
@@ -280,7 +284,11 @@ def test_paper_cuts_run_against_the_shipped_composite() -> None:
     sbml = paths.sbml_path("composite").read_text(encoding="utf-8")
     results = run_claims(park, new_simulator(sbml, name="composite"), model="composite", excuse=True)
     certify.certify(
-        "composite", [park, composite], results, sbml, comp=certify.composite_document("composite")
+        "composite",
+        [park, composite],
+        results,
+        sbml,
+        comp=certify.composite_document(registry.entry("composite")),
     )
     (result,) = results
     assert result.certificate is not None
@@ -473,13 +481,13 @@ def test_an_untranslatable_cut_is_reported_and_refuses_the_certificate(
 
 def test_every_paper_cut_of_the_shipped_composite_translates_or_says_why() -> None:
     """No paper cut is lost in the composite for want of the merge map: each translates to a valid cut."""
-    comp = certify.composite_document("composite")
+    comp = certify.composite_document(registry.entry("composite"))
     assert comp is not None
     flat = libsbml.readSBMLFromString(paths.sbml_path("composite").read_text(encoding="utf-8"))
     ids = certify.ModelIds(flat.getModel())
     translation = certify.CompositeIds(comp, ids, certify.shipped_merge_map(comp))
     translated, refused = 0, []
-    for suite in suites(load_claims(paths.claims_path("composite"))):
+    for suite in registry.entry("composite").suites:
         if suite.model == "composite":
             continue
         for claim in suite.claims:

@@ -9,16 +9,18 @@ from typing import Any
 import pytest
 import yaml
 
-from bcsignal.claims import load_claims, parse_claims, run_claims
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import Simulator
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.claims.plan import run_claims
+from bcsignal.engine.simulate import Simulator
+from bcsignal.spec.claims import load_claims, parse_claims
 
 DATA = Path(__file__).parent / "data"
 TINY_CLAIMS = DATA / "tiny.claims.yaml"
 
 
 def _doc() -> dict[str, Any]:
-    return yaml.safe_load(TINY_CLAIMS.read_text())
+    doc: dict[str, Any] = yaml.safe_load(TINY_CLAIMS.read_text())
+    return doc
 
 
 def _run_one(sim: Simulator, claim: dict[str, Any]) -> bool:
@@ -90,7 +92,7 @@ def test_multi_phase_washout_returns_to_baseline(tiny: Simulator) -> None:
 
 
 def test_preequilibration_is_cached_and_equal_to_uncached(tiny: Simulator, tiny_sbml: str) -> None:
-    from bcsignal.simulate import new_simulator
+    from bcsignal.engine.simulate import new_simulator
 
     claims = load_claims(TINY_CLAIMS)
     cached = run_claims(claims, tiny)

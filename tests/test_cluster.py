@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bcsignal.cluster import AddressCluster, address_cluster
+from bcsignal.analysis.cluster import AddressCluster, address_cluster
 
 from .conftest import run_cli
 

@@ -10,10 +10,10 @@ import libsbml
 import pytest
 import yaml
 
-from bcsignal import compose
-from bcsignal.build import Built, load_antimony, write_sbml_string
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import new_simulator
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.simulate import new_simulator
+from bcsignal.sbml import compose
+from bcsignal.sbml.build import Built, load_antimony, write_sbml_string
 
 from .conftest import DATA
 

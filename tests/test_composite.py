@@ -12,16 +12,20 @@ import libsbml
 import numpy as np
 import pytest
 
-from bcsignal import certify, cli, compose, paths
+from bcsignal import paths, registry
 from bcsignal.agreement import agree, scores
-from bcsignal.claims import ClaimResult, ClaimsFile, load_claims, suites
+from bcsignal.app import cli
 from bcsignal.copasi import CopasiModel, run_protocol
-from bcsignal.simulate import Phase, Protocol, load_sbml_text
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import run_model
+from bcsignal.engine.simulate import Phase, Protocol, load_sbml_text
+from bcsignal.sbml import compose
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import MODEL_IDS
 
 #: Registry models whose claims file has a `composite:` block.
-COMPOSITES = [m for m in MODEL_IDS if load_claims(paths.claims_path(m)).composite is not None]
+COMPOSITES = [e.id for e in registry.current().entries() if e.is_composite]
 #: Conserved proteins of the shared vocabulary (docs/modelling.md): inactive and phosphorylated form.
 CONSERVED = (("JAK", "pJAK"), ("STAT3", "pSTAT3"), ("AKT", "pAKT"), ("p38", "pp38"), ("JNK", "pJNK"))
 #: Most paper claims a composite may excuse (issue 7).
@@ -42,8 +46,13 @@ pytestmark = pytest.mark.skipif(not COMPOSITES, reason="no composite model in th
 
 
 def _submodels(model_id: str) -> list[ClaimsFile]:
-    own = load_claims(paths.claims_path(model_id))
-    return [s for s in suites(own) if s is not own]
+    return [sub.claims for sub in registry.entry(model_id).submodels]
+
+
+def _merge_map_file(model_id: str) -> Path:
+    path = registry.entry(model_id).merge_map_file
+    assert path is not None
+    return path
 
 
 def _flat(model_id: str) -> libsbml.Model:
@@ -52,7 +61,9 @@ def _flat(model_id: str) -> libsbml.Model:
 
 
 def _comp_file(model_id: str) -> Path:
-    return paths.sbml_dir() / f"{model_id}_comp.xml"
+    comp = registry.entry(model_id).comp_sbml
+    assert comp is not None
+    return comp
 
 
 def _paper(model_id: str) -> libsbml.Model:
@@ -271,14 +282,14 @@ def test_every_input_on_for_seven_days_stays_within_ten_fold_of_the_papers(model
 @pytest.mark.parametrize("model_id", COMPOSITES)
 def test_every_override_of_a_paper_value_is_counted_and_justified(model_id: str) -> None:
     """`bcsignal check` prints the number of paper values the composite does not use, each with its reason."""
-    found = compose.shipped_overrides(model_id)
+    found = compose.shipped_overrides(registry.entry(model_id))
     assert found is not None
-    lines = compose.override_lines(model_id)
+    lines = compose.override_lines(registry.entry(model_id))
     assert lines[0] == f"overrides of paper values in {model_id}: {len(found)}"
     assert len(lines) == len(found) + 1
     assert all(o.why for o in found), [o.element for o in found if not o.why]
     assert {o.how for o in found} <= {"replaced", "overridden", "deleted"}
-    assert compose.shipped_overrides(_submodels(model_id)[0].model) is None
+    assert compose.shipped_overrides(registry.entry(_submodels(model_id)[0].model)) is None
 
 
 #: Fewest certified cross-paper predictions a composite carries (issue 19).
@@ -288,14 +299,14 @@ MIN_PREDICTIONS = 10
 @pytest.fixture(scope="module")
 def certified() -> dict[str, list[ClaimResult]]:
     """Every composite's claims checked intact and under their cuts, by composite id."""
-    return {mid: certify.check_and_certify(mid).results for mid in COMPOSITES}
+    return {mid: run_model(registry.entry(mid)).results for mid in COMPOSITES}
 
 
 @pytest.mark.parametrize("model_id", COMPOSITES)
 def test_every_crosstalk_arrow_is_cited_and_cut_by_a_certified_prediction(
     model_id: str, certified: dict[str, list[ClaimResult]]
 ) -> None:
-    arrows = compose.load_crosstalk(compose.merge_map_path(model_id))
+    arrows = compose.load_crosstalk(_merge_map_file(model_id))
     assert arrows, "the merge map lists no crosstalk"
     flat = _flat(model_id)
     predictions = [

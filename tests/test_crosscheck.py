@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bcsignal import cli, crosscheck
 from bcsignal import copasi as copasi_module
+from bcsignal import crosscheck
 from bcsignal.agreement import agree
-from bcsignal.claims import ClaimsFile, load_claims
+from bcsignal.app import cli
 from bcsignal.copasi import CopasiModel
+from bcsignal.core.errors import BcsignalError
 from bcsignal.crosscheck import AGREE_RTOL, check_model, worst_difference
-from bcsignal.errors import BcsignalError
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import DATA, MODEL_IDS
 

@@ -7,9 +7,10 @@ from collections import Counter
 import libsbml
 import pytest
 
-from bcsignal import build, diagram, paths
-from bcsignal.errors import BcsignalError
-from bcsignal.validation import read_document
+from bcsignal import paths
+from bcsignal.checks.validation import read_document
+from bcsignal.core.errors import BcsignalError
+from bcsignal.sbml import build, diagram
 
 from .conftest import DATA, MODEL_IDS
 

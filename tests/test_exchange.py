@@ -14,11 +14,14 @@ import libsedml
 import numpy as np
 import pytest
 
-from bcsignal import cli, exchange, paths
-from bcsignal.annotate import read_authors
-from bcsignal.claims import ClaimsFile, load_claims, papers_of, title_of
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import Trajectory, new_simulator
+from bcsignal import exchange, paths
+from bcsignal.app import cli
+from bcsignal.claims import papers_of, title_of
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.simulate import new_simulator
+from bcsignal.engine.trajectory import Trajectory
+from bcsignal.sbml.annotate import read_authors
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import DATA, MODEL_IDS
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 import bcsignal
-from bcsignal import ModelInput, cli
-from bcsignal.errors import BcsignalError
-from bcsignal.isolate import in_child, run_isolated, stage
-from bcsignal.limits import memory_mib, timeout_seconds
+from bcsignal import ModelInput
+from bcsignal.app import cli
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.isolate import in_child, run_isolated, stage
+from bcsignal.core.limits import memory_mib, timeout_seconds
 
 from .conftest import run_cli
 from .data.bad import generate
@@ -91,7 +92,7 @@ def test_the_child_dies_with_its_parent(how: signal.Signals, tmp_path: Path) -> 
     pid_file = tmp_path / "child.pid"
     script = (
         "import sys; from pathlib import Path; from functools import partial\n"
-        "from bcsignal.isolate import run_isolated\n"
+        "from bcsignal.core.isolate import run_isolated\n"
         "from tests.test_isolate import _sleep_forever\n"
         "run_isolated(partial(_sleep_forever, Path(sys.argv[1])), origin='m.xml', timeout=50)\n"
     )

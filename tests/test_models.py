@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from bcsignal import paths
-from bcsignal.claims import ClaimResult, load_claims, suites
-from bcsignal.validation import interface_vocabulary
+from bcsignal import paths, registry
+from bcsignal.checks.validation import interface_vocabulary
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.spec.claims import load_claims
 
 from .conftest import MODEL_IDS
 
 
 def _claim_ids(model_id: str) -> list[str]:
-    own = load_claims(paths.claims_path(model_id))
+    entry = registry.entry(model_id)
     return [
-        f"{model_id}::{c.id}" if suite is own else f"{model_id}::{suite.model}::{c.id}"
-        for suite in suites(own)
+        f"{model_id}::{c.id}" if suite is entry.claims else f"{model_id}::{suite.model}::{c.id}"
+        for suite in entry.suites
         for c in suite.claims
     ]
 

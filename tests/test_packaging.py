@@ -92,7 +92,7 @@ def test_native_tools_are_held_to_their_constraints() -> None:
 # -- the archives ----------------------------------------------------------------------------------------
 #: Everything the wheel may hold, as regular expressions of member names.
 WHEEL_ALLOWED = [
-    r"bcsignal/[a-z_]+\.py",
+    r"bcsignal/([a-z_]+/)*[a-z_]+\.py",
     r"bcsignal/py\.typed",
     r"bcsignal/schemas/[a-z_.]+\.json",
     r"bcsignal/templates/[a-z_.]+\.j2",
@@ -105,7 +105,7 @@ WHEEL_ALLOWED = [
 ]
 #: Everything the sdist may hold below its top folder.
 SDIST_ALLOWED = [
-    r"python/bcsignal/[a-z_]+\.py",
+    r"python/bcsignal/([a-z_]+/)*[a-z_]+\.py",
     r"python/bcsignal/py\.typed",
     r"python/bcsignal/schemas/[a-z_.]+\.json",
     r"python/bcsignal/templates/[a-z_.]+\.j2",
@@ -113,7 +113,7 @@ SDIST_ALLOWED = [
     r"sbml/[A-Za-z0-9_]+\.xml",
     r"sbml/diagrams/[A-Za-z0-9_]+\.layout\.xml",
     r"tests/[a-z_]+\.py",
-    r"tests/data/.+\.(ant|xml|yaml|txt|py|sedml|omex)",
+    r"tests/data/.+\.(ant|xml|yaml|tsv|txt|py|sedml|omex)",
     r"benchmarks/([a-z_]+\.py|RESULTS\.md)",
     r"docs/[a-z_]+\.(md|png|py)",
     r"requirements/[a-z_-]+\.(txt|py)",

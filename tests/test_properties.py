@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bcsignal import paths
-from bcsignal.claims import ClaimsFile, parse_claims
-from bcsignal.errors import BcsignalError
-from bcsignal.timecourse import Request
-from bcsignal.usermodel import ModelInput, simulate
+from bcsignal.app.usermodel import ModelInput, simulate
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.timecourse import Request
+from bcsignal.spec.claims import ClaimsFile, parse_claims
 
 DATA = Path(__file__).parent / "data"
 CLAIMS_BASES = [(DATA / "tiny.claims.yaml").read_text()] + [
@@ -41,7 +41,7 @@ settings.register_profile(
 settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=2000, derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 #: Examples per model test: each one parses, checks and simulates in a child process.
-MODEL_EXAMPLES = 40 if settings.default.max_examples <= 100 else 500
+MODEL_EXAMPLES = 40 if settings.default is None or settings.default.max_examples <= 100 else 500
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -149,7 +149,7 @@ def test_textually_mutated_claims_load_or_fail_cleanly(text: str) -> None:
     _load_claims(text)
 
 
-@pytest.mark.filterwarnings("ignore::bcsignal.errors.BcsignalWarning")
+@pytest.mark.filterwarnings("ignore::bcsignal.core.errors.BcsignalWarning")
 @pytest.mark.parametrize(
     ("language", "bases"), [("antimony", ANTIMONY_BASES), ("sbml", SBML_BASES)], ids=["antimony", "sbml"]
 )

@@ -13,10 +13,12 @@ import pytest
 import roadrunner
 
 import bcsignal
-from bcsignal import cli, paths
-from bcsignal.claims import experiment_plan, load_claims, simulate_experiments
-from bcsignal.progress import Activity
-from bcsignal.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, new_simulator
+from bcsignal import paths
+from bcsignal.app import cli
+from bcsignal.core.progress import Activity
+from bcsignal.engine.claims.plan import experiment_plan, simulate_experiments
+from bcsignal.engine.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, new_simulator
+from bcsignal.spec.claims import load_claims
 
 from .conftest import MODEL_IDS
 
@@ -261,7 +263,9 @@ def test_every_public_name_is_documented() -> None:
 def _subcommands() -> dict[str, object]:
     parser = cli.parser()
     (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
-    return dict(sub.choices)  # type: ignore[attr-defined]
+    choices = sub.choices
+    assert isinstance(choices, dict)
+    return dict(choices)
 
 
 @pytest.mark.parametrize("command", ["bcsignal", *sorted(_subcommands())])

@@ -13,11 +13,15 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from bcsignal import certify, cli, compose, diagram, paths, report
-from bcsignal.build import load_antimony
-from bcsignal.claims import load_claims, papers_of
-from bcsignal.files import atomic_write_bytes
-from bcsignal.validation import read_document
+from bcsignal import paths, registry
+from bcsignal.app import cli, report
+from bcsignal.checks.validation import read_document
+from bcsignal.claims import papers_of
+from bcsignal.core.files import atomic_write_bytes
+from bcsignal.engine import certify
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.build import load_antimony
+from bcsignal.spec.claims import load_claims
 
 from . import browser
 from .conftest import DATA, MODEL_IDS
@@ -187,7 +191,7 @@ def test_diagram_boxes_never_overlap_and_no_text_is_clipped(site: Path, model_id
     found = browser.measure(browser.file_url(site.parent / report.page_name(model_id)))
     species = len(
         diagram.read_layout(
-            read_document(report.diagram_path(model_id).read_text(encoding="utf-8"), model_id)
+            read_document(registry.entry(model_id).diagram.read_text(encoding="utf-8"), model_id)
         ).species
     )
     assert found["errors"] == []

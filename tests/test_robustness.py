@@ -12,12 +12,15 @@ import numpy as np
 import pytest
 from distributed import LocalCluster
 
-from bcsignal import cli, paths, robustness
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimsFile, check_suites, load_claims, suites
-from bcsignal.errors import BcsignalError
-from bcsignal.robustness import Study, make_study
-from bcsignal.simulate import Simulator, new_simulator
+from bcsignal import paths, registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.robustness import Study, make_study
+from bcsignal.app import cli
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.run import suite_results
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import MODEL_IDS
 
@@ -55,8 +58,8 @@ def test_knobs_and_unit_constants_are_never_sampled(fragile: Study) -> None:
 
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_model_study_samples_kinetic_parameters_only(model_id: str) -> None:
-    study = robustness.study_for_model(model_id)
-    files = suites(load_claims(paths.claims_path(model_id)))
+    study = robustness.study_for_model(registry.entry(model_id))
+    files = list(registry.entry(model_id).suites)
     knobs = {k for f in files for k in f.knobs}
     assert study.parameters and not knobs & set(study.parameters)
     assert all(v != 0 and math.isfinite(v) for v in study.nominal)
@@ -291,8 +294,8 @@ def test_bad_run_arguments_are_our_error(fragile: Study, tmp_path: Path) -> None
 # -- caching gives the same results as uncached evaluation ----------------------------------
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_cached_evaluation_equals_uncached(model_id: str) -> None:
-    study = robustness.study_for_model(model_id)
-    files = suites(load_claims(paths.claims_path(model_id)))
+    study = robustness.study_for_model(registry.entry(model_id))
+    files = list(registry.entry(model_id).suites)
     shared = new_simulator(study.sbml, name=model_id)
     # one simulator sees the nominal set, then two samples, then the nominal set and a sample again
     order = [None, 0, 1, None, 0]
@@ -311,17 +314,15 @@ def test_cached_evaluation_equals_uncached(model_id: str) -> None:
 def _margins(study: Study, sim: Simulator, files: list[ClaimsFile], index: int | None) -> list[float]:
     values = {} if index is None else dict(zip(study.parameters, study.values(index).tolist(), strict=True))
     sim.set_overrides(values)
-    return [r.margin for r in check_suites(study.model, files, sim)]
+    return [r.margin for r in suite_results(study.model, files, sim)]
 
 
 def test_nominal_margins_are_the_check_margins() -> None:
     model_id = MODEL_IDS[0]
-    study = robustness.study_for_model(model_id)
+    study = robustness.study_for_model(registry.entry(model_id))
     nominal = robustness.nominal_margins(study)
     sim = new_simulator(study.sbml, name=model_id)
-    expected = [
-        r.margin for r in check_suites(model_id, suites(load_claims(paths.claims_path(model_id))), sim)
-    ]
+    expected = [r.margin for r in suite_results(model_id, registry.entry(model_id).suites, sim)]
     assert isinstance(nominal, dict) and list(nominal.values()) == pytest.approx(expected, rel=1e-9)
 
 
@@ -347,7 +348,7 @@ def test_cli_robustness_errors_are_one_paragraph(capsys: pytest.CaptureFixture[s
 
 
 def test_report_shows_robustness_per_claim(reference: Path) -> None:
-    from bcsignal import report
+    from bcsignal.app import report
 
     summary = json.loads((reference / robustness.SUMMARY).read_text())
     svg = report.robustness_plot(summary).decode()

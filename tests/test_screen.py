@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bcsignal.errors import BcsignalError
-from bcsignal.screen import read_screened, screen_antimony, screen_text, screen_xml, screen_yaml
-from bcsignal.simulate import load_sbml_text
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.screen import read_screened, screen_antimony, screen_text, screen_xml, screen_yaml
+from bcsignal.engine.simulate import load_sbml_text
 
 SECRET = "TOP-SECRET-CONTENT-4711"
 
@@ -120,7 +120,7 @@ def test_yaml_depth_is_refused_before_the_yaml_library_reads(
     def library_must_not_run(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the YAML library was reached")
 
-    monkeypatch.setattr("bcsignal.screen.yaml.parse", library_must_not_run)
+    monkeypatch.setattr("bcsignal.core.screen.yaml.parse", library_must_not_run)
     with pytest.raises(BcsignalError, match="YAML nests deeper than 32 levels") as info:
         screen_yaml(DEEP_YAML[case], "deep.yaml")
     assert info.value.line is not None

@@ -8,10 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bcsignal import paths, robustness, simulate
-from bcsignal.build import antimony_to_sbml, write_sbml_string
-from bcsignal.claims import ClaimResult, check_model, check_suites, load_claims, suites
-from bcsignal.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal import paths, registry
+from bcsignal.analysis import robustness
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import simulate
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import run_model, suite_results
+from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
+from bcsignal.engine.trajectory import ValuesKey
+from bcsignal.sbml.build import antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import load_claims
 
 from .conftest import MODEL_IDS
 
@@ -29,6 +35,10 @@ SATURATED = 20.0
 SAMPLES = 2
 
 
+def _results(model_id: str, sim: Simulator) -> list[ClaimResult]:
+    return run_model(registry.entry(model_id), simulator=sim, certify=False).results
+
+
 def _simulator(model_id: str, method: str, target: float = 1.0) -> Simulator:
     path = paths.sbml_path(model_id)
     sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
@@ -37,7 +47,7 @@ def _simulator(model_id: str, method: str, target: float = 1.0) -> Simulator:
     return sim
 
 
-def _states(sim: Simulator, method: str) -> dict[simulate.ValuesKey, np.ndarray]:
+def _states(sim: Simulator, method: str) -> dict[ValuesKey, np.ndarray]:
     """Return the nominal pre-equilibrated states the simulator found with `method`."""
     out = {}
     for key, (state, how) in sim._cache[()].items():
@@ -67,7 +77,7 @@ def pairs() -> dict[str, tuple[Simulator, list[ClaimResult], Simulator, list[Cla
     for mid in MODEL_IDS:
         newton = _simulator(mid, NEWTON)
         integration = _simulator(mid, INTEGRATION, TIGHT)
-        out[mid] = (newton, check_model(mid, newton), integration, check_model(mid, integration))
+        out[mid] = (newton, _results(mid, newton), integration, _results(mid, integration))
     return out
 
 
@@ -92,7 +102,7 @@ def test_newton_leaves_every_verdict_and_margin(model_id: str, pairs: dict) -> N
     _compare(by_newton, by_integration)
     # and the verdicts of integration as it stops by default (at the steady-state test, whose absolute
     # floor leaves slow scores up to ~1e-3 relative short of the steady state, so margins move a little)
-    _compare(by_newton, check_model(model_id, _simulator(model_id, INTEGRATION)), margins=False)
+    _compare(by_newton, _results(model_id, _simulator(model_id, INTEGRATION)), margins=False)
     methods = {m for r in by_newton for m in r.preequilibration.values()}
     assert methods <= {NEWTON, INTEGRATION} and NEWTON in methods
 
@@ -101,12 +111,12 @@ def test_newton_leaves_every_verdict_and_margin(model_id: str, pairs: dict) -> N
     "model_id", [m for m in MODEL_IDS if not load_claims(paths.claims_path(m)).composite]
 )
 def test_robustness_samples_agree(model_id: str) -> None:
-    study = robustness.study_for_model(model_id)
-    files = suites(load_claims(paths.claims_path(model_id)))
+    study = robustness.study_for_model(registry.entry(model_id))
+    files = list(registry.entry(model_id).suites)
     rows = {}
     for method in (NEWTON, INTEGRATION):
         sim = _simulator(model_id, method, TIGHT if method == INTEGRATION else 1.0)
-        check_suites(model_id, files, sim)  # the nominal states Newton starts from
+        suite_results(model_id, files, sim)  # the nominal states Newton starts from
         rows[method] = [robustness.evaluate_sample(study, sim, files, i) for i in range(SAMPLES)]
         if method == NEWTON:
             assert sim.newton_solves > 0
@@ -168,5 +178,5 @@ def test_an_unstable_steady_state_is_refused(tmp_path: Path) -> None:
 
 def test_an_unknown_method_is_our_error() -> None:
     sim = _simulator(MODEL_IDS[0], "bisection")
-    with pytest.raises(simulate.BcsignalError, match="unknown steady-state method"):
+    with pytest.raises(BcsignalError, match="unknown steady-state method"):
         sim.preequilibrate({})

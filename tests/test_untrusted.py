@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import bcsignal
-from bcsignal import cli, exchange
-from bcsignal.errors import BcsignalError
-from bcsignal.files import atomic_write_text, staged_folder
-from bcsignal.screen import stage_antimony
+from bcsignal import exchange, registry
+from bcsignal.app import cli
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.files import atomic_write_text, staged_folder
+from bcsignal.core.screen import stage_antimony
 
 from .data.bad import generate
 
@@ -222,8 +223,8 @@ def test_user_claims_against_a_shipped_model_run_within_the_time_limit(
     [(10**9, 0.3, r"at most 10000000, got 1000000000"), (10, 1000.0, r"sigma must be at most 5")],
 )
 def test_robustness_requests_are_capped(samples: int, sigma: float, expect: str, tmp_path: Path) -> None:
-    from bcsignal import robustness
+    from bcsignal.analysis import robustness
 
     with pytest.raises(BcsignalError, match=expect):
-        study = robustness.study_for_model("Park_BBRC2007", sigma=sigma, seed=0, fixed=[])
+        study = robustness.study_for_model(registry.entry("Park_BBRC2007"), sigma=sigma, seed=0, fixed=[])
         robustness.run(study, tmp_path / "out", samples, workers=0, progress=False)

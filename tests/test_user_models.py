@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 import bcsignal
-from bcsignal import ModelInput, cli, paths
-from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.files import atomic_write_text
-from bcsignal.simulate import load_sbml_text
+from bcsignal import ModelInput, paths
+from bcsignal.app import cli
+from bcsignal.core.errors import BcsignalError, BcsignalWarning
+from bcsignal.core.files import atomic_write_text
+from bcsignal.engine.simulate import load_sbml_text
 
 from .conftest import MODEL_IDS, run_cli
 

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
         run_experiment,
         time_course,
     )
-    from bcsignal.claims import ClaimResult
-    from bcsignal.errors import BcsignalError, BcsignalWarning
+    from bcsignal.app.usermodel import ModelInput
+    from bcsignal.checks.validation import Report
+    from bcsignal.core.errors import BcsignalError, BcsignalWarning
+    from bcsignal.engine.claims.results import ClaimResult
     from bcsignal.facade import check, models, sbml_path, validate
-    from bcsignal.usermodel import ModelInput
-    from bcsignal.validation import Report
 
 __all__ = [
     "BcsignalError",
@@ -55,13 +55,13 @@ __version__ = "0.1.0.dev0"
 
 #: Where each public name lives; `__getattr__` imports it on first use.
 _HOME = {
-    "BcsignalError": "bcsignal.errors",
-    "BcsignalWarning": "bcsignal.errors",
+    "BcsignalError": "bcsignal.core.errors",
+    "BcsignalWarning": "bcsignal.core.errors",
     "CheckedClaim": "bcsignal.api",
     "ClaimResult": "bcsignal.claims",
     "Model": "bcsignal.api",
-    "ModelInput": "bcsignal.usermodel",
-    "Report": "bcsignal.validation",
+    "ModelInput": "bcsignal.app.usermodel",
+    "Report": "bcsignal.checks.validation",
     "antimony": "bcsignal.api",
     "check": "bcsignal.facade",
     "claim": "bcsignal.api",

@@ -21,22 +21,19 @@ from typing import TYPE_CHECKING, Any
 import roadrunner
 from roadrunner._roadrunner import NamedArray
 
-from bcsignal import paths, usermodel
-from bcsignal.claims import (
-    Claim,
-    ClaimResult,
-    ClaimsFile,
-    Experiment,
-    experiment_plan,
-    load_claims,
-    suites,
-)
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.simulate import Simulator, Trajectory, cached_simulator, load_sbml_file, load_sbml_text
-from bcsignal.timecourse import INTEGRATOR, Request, TimeCourse
-from bcsignal.timecourse import run as run_time_course
-from bcsignal.usermodel import ModelInput
+from bcsignal import registry
+from bcsignal.app import usermodel
+from bcsignal.app.usermodel import ModelInput
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.engine.claims.plan import experiment_plan
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import model_simulator
+from bcsignal.engine.simulate import Simulator, load_sbml_file, load_sbml_text
+from bcsignal.engine.timecourse import INTEGRATOR, Request, TimeCourse
+from bcsignal.engine.timecourse import run as run_time_course
+from bcsignal.engine.trajectory import Trajectory
+from bcsignal.spec.claims import Claim, ClaimsFile, Experiment
 
 __all__ = [
     "CheckedClaim",
@@ -53,7 +50,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from bcsignal.robustness import RunResult
+    from bcsignal.analysis.robustness import RunResult
 
 #: What the API accepts as a model: a shipped model id (str), a file (Path) or a ModelInput (text).
 Model = str | Path | ModelInput
@@ -88,7 +85,7 @@ def load(model: Model, *, strict: bool = False) -> roadrunner.RoadRunner:
     target = usermodel.resolve(model)
     runner = runner_class()
     if isinstance(target, str):
-        return load_sbml_file(paths.sbml_path(target), runner=runner)
+        return load_sbml_file(registry.entry(target).sbml, runner=runner)
     return load_sbml_text(usermodel.prepare(target, strict=strict), origin=target.origin, runner=runner)
 
 
@@ -101,7 +98,7 @@ def antimony(model_id: str) -> str:
     if not isinstance(model_id, str):
         raise BcsignalError(f"model_id must be a shipped model id (str), got {type(model_id).__name__}")
     usermodel.resolve(model_id)
-    return paths.ant_path(model_id).read_text(encoding="utf-8")
+    return registry.entry(model_id).source.read_text(encoding="utf-8")
 
 
 def simulate_time_course(
@@ -126,7 +123,7 @@ def simulate_time_course(
     ).checked()
     target = usermodel.resolve(model)
     if isinstance(target, str):
-        path = paths.sbml_path(target)
+        path = registry.entry(target).sbml
         return run_time_course(load_sbml_file(path), request, origin=str(path))
     return usermodel.simulate(target, request, strict=strict)
 
@@ -192,7 +189,7 @@ def _shipped(model_id: object) -> str:
 
 def _suites(model_id: str) -> list[ClaimsFile]:
     """Return the model's own claims file first, then (a composite) its papers'."""
-    files = suites(load_claims(paths.claims_path(model_id)))
+    files = registry.entry(model_id).suites
     return [files[-1], *files[:-1]]
 
 
@@ -240,8 +237,7 @@ def _experiment(model_id: str, name: str) -> tuple[ClaimsFile, Experiment]:
 
 def _simulator(model_id: str) -> Simulator:
     """Return this process's simulator of a shipped model (compiled once, as `bcsignal.check` does)."""
-    path = paths.sbml_path(model_id)
-    return cached_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
+    return model_simulator(registry.entry(model_id), cached=True)
 
 
 def _observed(suite: ClaimsFile, experiment: str) -> list[float]:
@@ -383,7 +379,7 @@ class CheckedClaim:
         ordering), with the observation times marked. Needs matplotlib (``bcsignal[report]``).
         """
         require("matplotlib", "a claim's plot")
-        from bcsignal.report import claim_figure
+        from bcsignal.app.report import claim_figure
 
         return claim_figure(self.claim, self.result, self._trajectories())
 
@@ -436,11 +432,11 @@ def robustness_study(
     evaluated in this process, more on a local Dask cluster (`workers`). `plot_robustness` draws the
     summary. Needs the ``robustness`` extra.
     """
-    from bcsignal import robustness
+    from bcsignal.analysis import robustness
 
     mid = _shipped(model_id)
     study = robustness.study_for_model(
-        mid,
+        registry.entry(mid),
         sigma=robustness.DEFAULT_SIGMA if sigma is None else sigma,
         seed=robustness.DEFAULT_SEED if seed is None else seed,
         fixed=fixed,
@@ -452,7 +448,7 @@ def robustness_study(
 def plot_robustness(summary: Mapping[str, Any]) -> Any:
     """Draw the report's robustness chart of a summary (``robustness_study(...).summary``); return it."""
     require("matplotlib", "a robustness plot")
-    from bcsignal.report import robustness_figure
+    from bcsignal.app.report import robustness_figure
 
     return robustness_figure(summary)
 

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bcsignal import certify as certification
-from bcsignal import paths, usermodel
+from bcsignal import registry
 from bcsignal.api import Model
-from bcsignal.claims import ClaimResult, ClaimsFile, check_suites, load_claims, suites
-from bcsignal.errors import BcsignalError
-from bcsignal.simulate import cached_simulator
-from bcsignal.validation import Report, validate_model
+from bcsignal.app import usermodel
+from bcsignal.checks.tasks import validate_model
+from bcsignal.checks.validation import Report
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import run_model
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 
 def models() -> list[str]:
     """Return the ids of the shipped models: the five papers and the composite."""
-    return paths.model_ids()
+    return registry.current().ids()
 
 
 def sbml_path(model_id: str) -> Path:
     """Return the path of a model's shipped SBML file (from a checkout or an installed wheel)."""
-    return paths.sbml_path(model_id)
+    return registry.entry(model_id).sbml
 
 
 def _claims(claims: Path | ClaimsFile) -> ClaimsFile:
@@ -45,20 +47,13 @@ def check(
     """
     target = usermodel.resolve(model)
     if isinstance(target, str):
-        path = paths.sbml_path(target)
-        text = path.read_text(encoding="utf-8")
         if claims is None:  # compiled once per process; a composite runs its papers' claims too
-            files = suites(load_claims(paths.claims_path(target)))
-            results = check_suites(target, files, cached_simulator(text, name=target, origin=path))
-            certification.certify(
-                target, files, results, text, origin=path, comp=certification.composite_document(target)
-            )
-            return results
+            return run_model(registry.entry(target), cached=True).results
         # a user's claims file runs in a child, under the same limits as a user's model
-        return usermodel.check_shipped(target, _claims(claims))
+        return usermodel.check_claims_on_registry_model(registry.entry(target), _claims(claims))
     if claims is None:
         raise BcsignalError("a user's model needs a claims file", file=target.origin)
-    return usermodel.check(target, _claims(claims), strict=strict)
+    return usermodel.check_claims(target, _claims(claims), strict=strict)
 
 
 def validate(model: Model, *, strict: bool = False, annotations: bool = False) -> list[Report]:
@@ -68,5 +63,5 @@ def validate(model: Model, *, strict: bool = False, annotations: bool = False) -
     """
     target = usermodel.resolve(model)
     if isinstance(target, str):
-        return validate_model(target)
+        return validate_model(registry.entry(target))
     return [usermodel.validate(target, strict=strict, annotations=annotations)]

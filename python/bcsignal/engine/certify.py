@@ -26,23 +26,17 @@ from typing import Any
 
 import libsbml
 
-from bcsignal import compose, paths
-from bcsignal.claims import (
-    Claim,
-    ClaimResult,
-    ClaimsFile,
-    Cut,
-    PlannedExperiment,
-    check_suites,
-    evaluate,
-    experiment_plan,
-    json_number,
-    load_claims,
-    suites,
-)
-from bcsignal.errors import BcsignalError
-from bcsignal.screen import read_screened
-from bcsignal.simulate import Simulator, Trajectory, ValuesKey, new_simulator, values_key
+from bcsignal import registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.screen import read_screened
+from bcsignal.engine.claims.evaluate import evaluate
+from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
+from bcsignal.engine.claims.results import ClaimResult, json_number
+from bcsignal.engine.simulate import Simulator, new_simulator
+from bcsignal.engine.trajectory import Trajectory, ValuesKey, values_key
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml import compose
+from bcsignal.spec.claims import Claim, ClaimsFile, Cut
 
 #: The claim holds intact and fails under every cut of its mechanism.
 CERTIFIED = "certified"
@@ -514,18 +508,19 @@ def composite_translator(
 
 
 def shipped_merge_map(comp: libsbml.SBMLDocument) -> list[compose.MergeEntry]:
-    """Return the shipped merge map of a comp document's model (empty when it has none)."""
+    """Return the merge map of a comp document's model in the registry in use (empty when it has none)."""
     model_id = comp.getModel().getId() if comp.getModel() is not None else ""
-    path = compose.merge_map_path(model_id)
-    return compose.load_merge_map(path) if model_id and path.is_file() else []
+    if model_id not in registry.current().ids():
+        return []
+    return registry.entry(model_id).merge_map
 
 
-def composite_document(model_id: str) -> libsbml.SBMLDocument | None:
-    """Return a shipped composite's comp document (None for a paper model)."""
-    from bcsignal.validation import read_document
+def composite_document(entry: ModelEntry) -> libsbml.SBMLDocument | None:
+    """Return a built composite's comp document (None for a paper model or before it is built)."""
+    from bcsignal.sbml.io import read_document
 
-    path = paths.sbml_dir() / f"{model_id}_comp.xml"
-    if not path.is_file():
+    path = entry.comp_sbml
+    if path is None or not path.is_file():
         return None
     return read_document(read_screened(path), str(path))
 
@@ -559,11 +554,12 @@ def certify(
 ) -> None:
     """Evaluate every claim of `results` under each cut of its mechanism and attach its certificate.
 
-    `results` are the intact results of `files` on `sbml` (from `check_suites`). A cut of the model's
-    own claims that names an unknown id is an error naming the claims file and line. A paper's cut is
-    translated to a composite's ids (`comp`, its comp document) through the comp links and the merge
-    map (`merge`; by default the shipped merge map of the composite, if any): see `CompositeIds`. A
-    cut that has no translation is reported, not applied, and the claim is then not certified.
+    `results` are the intact results of `files` on `sbml` (`bcsignal.engine.run.run_suites`). A cut
+    of the model's own claims that names an unknown id is an error naming the claims file and line. A
+    paper's cut is translated to a composite's ids (`comp`, its comp document) through the comp links
+    and the merge map (`merge`; by default the shipped merge map of the composite, if any): see
+    `CompositeIds`. A cut that has no translation is reported, not applied, and the claim is then not
+    certified.
     """
     if not any(claim.mechanism for suite in files for claim in suite.claims):
         for each in results:  # nothing to cut: no SBML to read, no copy to compile
@@ -680,22 +676,8 @@ def _simulate(
 
 
 # ---------------------------------------------------------------------------
-# A shipped model, checked and certified
+# Notices and robustness columns
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Checked:
-    """A model's claims files and their results, each with its certificate."""
-
-    model_id: str
-    files: tuple[ClaimsFile, ...]
-    results: list[ClaimResult]
-
-    @property
-    def notices(self) -> list[str]:
-        """Return one line per claims file of format 1 (its claims carry no mechanism)."""
-        return [format_notice(f) for f in self.files if f.format == 1]
-
-
 def format_notice(claims: ClaimsFile) -> str:
     """Return the one-line notice of a format-1 claims file."""
     try:
@@ -703,19 +685,6 @@ def format_notice(claims: ClaimsFile) -> str:
     except ValueError:
         shown = claims.path
     return f"notice: {shown} is claims format 1: its claims carry no mechanism (status {NO_MECHANISM!r})"
-
-
-def check_and_certify(model_id: str) -> Checked:
-    """Check every claim that applies to a shipped model intact, then under its mechanism's cuts."""
-    path = paths.sbml_path(model_id)
-    sbml = path.read_text(encoding="utf-8")
-    files = tuple(suites(load_claims(paths.claims_path(model_id))))
-    sim = new_simulator(sbml, name=model_id, origin=path)
-    results = check_suites(model_id, files, sim)
-    foreign_cuts = any(f.model != model_id and any(c.mechanism for c in f.claims) for f in files)
-    comp = composite_document(model_id) if foreign_cuts else None
-    certify(model_id, files, results, sbml, origin=path, comp=comp)
-    return Checked(model_id, files, results)
 
 
 def robustness_fractions(summary: Mapping[str, Any] | None) -> dict[str, float]:

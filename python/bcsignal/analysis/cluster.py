@@ -14,8 +14,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
 
 #: Seconds to wait for the scheduler to write its address and for every worker to connect.
 START_TIMEOUT = 120.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,20 +13,16 @@ from pathlib import Path
 import antimony
 import libsbml
 
-from bcsignal import compose, diagram, paths
-from bcsignal.annotate import (
-    annotate_model,
-    annotate_semantics,
-    load_annotation_rules,
-    read_authors,
-    read_provenance,
-)
-from bcsignal.claims import load_claims, papers_of, title_of
-from bcsignal.errors import BcsignalError
-from bcsignal.files import atomic_write_text
-from bcsignal.limits import MAX_REFERENCES
-from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
-from bcsignal.validation import clean_message, read_document, valueless_symbols
+from bcsignal import registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.files import atomic_write_text
+from bcsignal.core.limits import MAX_REFERENCES
+from bcsignal.core.screen import decode, local_reference, read_bounded, screen_antimony, stage_antimony
+from bcsignal.registry import ModelEntry
+from bcsignal.registry.layout import DIAGRAM_SUFFIX, DIAGRAMS, SBML_SUFFIX
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.annotate import annotate_model, annotate_semantics, load_annotation_rules, read_authors
+from bcsignal.sbml.io import clean_message, read_document, valueless_symbols
 
 #: SBML level and version of every file we write.
 SBML_LEVEL, SBML_VERSION = 3, 2
@@ -250,14 +246,14 @@ def write_sbml_string(doc: libsbml.SBMLDocument) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def build_model(model_id: str) -> dict[str, str]:
+def build_model(entry: ModelEntry) -> dict[str, str]:
     """Build one model from its Antimony source, claims file and provenance table.
 
-    Returns file name -> SBML text: ``<id>.xml`` (flat), plus ``<id>_comp.xml`` for a composite, and
-    the process diagram ``diagrams/<id>.layout.xml`` (the flat model with an SBML layout and render style).
+    Returns file name inside ``sbml/`` -> SBML text (the names of `ModelEntry.built_files`): the flat
+    file, a composite's comp file, and the process diagram (the flat model with an SBML layout and
+    render style).
     """
-    source = paths.ant_path(model_id)
-    claims = load_claims(paths.claims_path(model_id))
+    source, claims, model_id = entry.source, entry.claims, entry.id
     if claims.model != model_id:
         raise BcsignalError(
             f"claims file names model {claims.model!r}, expected {model_id!r}", file=claims.path
@@ -266,26 +262,31 @@ def build_model(model_id: str) -> dict[str, str]:
     model_sid = built.flat.getModel().getId()
     if model_sid != model_id:
         raise BcsignalError(f"the main model is {model_sid!r}; it must be named {model_id!r}", file=source)
-    provenance = read_provenance(paths.parameters_path(model_id))
-    papers, title = papers_of(claims), title_of(claims)
-    tables = {"": provenance}
-    if built.comp is not None:  # the flattened file holds every paper's parameters too
+    if (built.comp is not None) != entry.is_composite:
+        raise BcsignalError(
+            "a composite's source instantiates submodels and its claims file has a `composite:` block; "
+            "this model has only one of the two",
+            file=source,
+        )
+    tables = {entry.sbml: entry.provenance}
+    if built.comp is not None and entry.comp_sbml is not None:  # the flat file holds every paper's too
         tables = {
-            "": compose.merged_provenance(model_id, built.comp),
-            "_comp": compose.top_provenance(model_id, built.comp),
+            entry.sbml: compose.merged_provenance(entry, built.comp),
+            entry.comp_sbml: compose.top_provenance(entry, built.comp),
         }
-    authors = read_authors(paths.authors_path())
-    rules = load_annotation_rules(paths.annotation_path())
+    reg = entry.registry
+    authors = read_authors(reg.authors_file)
+    rules = load_annotation_rules(reg.annotation_file)
     files = {}
-    for suffix, doc in (("", built.flat), ("_comp", built.comp)):
+    for target, doc in zip(tables, (built.flat, built.comp), strict=False):
         if doc is None:
             continue
-        annotate_model(doc, papers, claims.curation, tables[suffix], title=title, authors=authors)
+        annotate_model(doc, entry.papers, claims.curation, tables[target], title=entry.title, authors=authors)
         annotate_semantics(doc, rules)
-        files[f"{model_id}{suffix}.xml"] = write_sbml_string(doc)
+        files[target.relative_to(reg.sbml_dir).as_posix()] = write_sbml_string(doc)
     groups = diagram.composite_groups(built.flat.getModel(), built.comp) if built.comp is not None else None
     laid_out = diagram.layout_document(built.flat, diagram.layout(built.flat.getModel(), groups))
-    files[f"{diagram.DIAGRAMS}/{model_id}{diagram.SUFFIX}"] = write_sbml_string(laid_out)
+    files[entry.diagram.relative_to(reg.sbml_dir).as_posix()] = write_sbml_string(laid_out)
     return files
 
 
@@ -296,12 +297,11 @@ class BuildOutput:
     files: dict[str, str]
 
 
-def build_all(model_ids: list[str] | None = None) -> BuildOutput:
-    """Build every model (or the ones named) in memory."""
-    ids = model_ids or paths.model_ids()
+def build_all(entries: Sequence[ModelEntry] | None = None) -> BuildOutput:
+    """Build every model of the registry in use (or the entries given) in memory."""
     files: dict[str, str] = {}
-    for mid in ids:
-        files.update(build_model(mid))
+    for entry in registry.current().entries() if entries is None else entries:
+        files.update(build_model(entry))
     return BuildOutput(files=files)
 
 
@@ -317,15 +317,15 @@ def write(output: BuildOutput, folder: Path) -> list[Path]:
 
 def _shipped(folder: Path) -> list[Path]:
     """The files a build writes into a folder: its SBML and its diagrams."""
-    return [*folder.glob("*.xml"), *(folder / diagram.DIAGRAMS).glob(f"*{diagram.SUFFIX}")]
+    return [*folder.glob(f"*{SBML_SUFFIX}"), *(folder / DIAGRAMS).glob(f"*{DIAGRAM_SUFFIX}")]
 
 
-def check(folder: Path | None = None) -> list[str]:
-    """Rebuild everything in a temporary folder and list how `folder` (sbml/) differs.
+def stale_files(folder: Path | None = None) -> list[str]:
+    """Rebuild every model in a temporary folder and list how `folder` (default: sbml/) differs.
 
     Returns one line per stale, missing or extra file; an empty list means up to date.
     """
-    folder = folder or paths.sbml_dir()
+    folder = folder or registry.current().sbml_dir
     output = build_all()
     problems = []
     with tempfile.TemporaryDirectory(prefix="bcsignal-build-") as tmp:
@@ -343,6 +343,6 @@ def check(folder: Path | None = None) -> list[str]:
         elif fresh[name] != shipped[name]:
             problems.append(f"stale: {folder / name}")
     if folder.is_dir():  # debris of an interrupted write (the next `bcsignal build` removes it)
-        debris = [*folder.glob(".*.tmp"), *(folder / diagram.DIAGRAMS).glob(".*.tmp")]
+        debris = [*folder.glob(".*.tmp"), *(folder / DIAGRAMS).glob(".*.tmp")]
         problems += [f"extra: {p} (a temporary file)" for p in sorted(debris)]
     return problems

@@ -7,33 +7,31 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libsbml
 
-from bcsignal import __version__, certify, compose, diagram, paths
-from bcsignal.annotate import Provenance, citation_text, read_provenance
-from bcsignal.claims import (
-    Claim,
-    ClaimResult,
-    ClaimsFile,
-    check_suites,
-    evaluate,
-    load_claims,
-    papers_of,
-    simulate_experiments,
-    suites,
-    title_of,
-)
-from bcsignal.crosscheck import ModelCheck, check_model
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.files import atomic_write_bytes, atomic_write_text, staged_folder
-from bcsignal.screen import read_screened
-from bcsignal.simulate import Trajectory, new_simulator
-from bcsignal.validation import Report, interface_vocabulary, read_document, validate_model
+from bcsignal import __version__, registry
+from bcsignal.checks.validation import Report, interface_vocabulary, read_document
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_write_bytes, atomic_write_text, staged_folder
+from bcsignal.core.screen import read_screened
+from bcsignal.engine import certify
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml import compose, diagram
+from bcsignal.sbml.annotate import citation_text
+from bcsignal.spec.claims import Claim, ClaimsFile
+from bcsignal.spec.provenance import Provenance
+from bcsignal.spec.relations import relation
+
+if TYPE_CHECKING:
+    from bcsignal.crosscheck import ModelCheck
+    from bcsignal.engine.run import ModelRun
+    from bcsignal.engine.trajectory import Trajectory
 
 #: Width of every plot (inches): the page's text width at 96 px per inch.
 PLOT_WIDTH = 11.0
@@ -76,79 +74,71 @@ _CSS = "\n".join(
 
 @dataclass
 class ModelSection:
-    """Everything the report shows for one model."""
+    """Everything the report shows for one model: its run (dense), validation, cross-check and robustness."""
 
-    model_id: str
-    claims: ClaimsFile
-    results: list[ClaimResult]
-    trajectories: dict[str, Trajectory]
-    provenance: dict[str, Provenance]
+    run: ModelRun
     validation: list[Report]
     crosscheck: ModelCheck | None
-    sbml: str
     robustness: dict[str, Any] | None = None
-    #: A composite's results for its papers' claims (run against it), apart from its own claims.
-    paper_results: list[ClaimResult] = field(default_factory=list)
+
+    @property
+    def entry(self) -> ModelEntry:
+        """Return the model's registry entry."""
+        return self.run.entry
+
+    @property
+    def model_id(self) -> str:
+        """Return the model id."""
+        return self.run.entry.id
+
+    @property
+    def claims(self) -> ClaimsFile:
+        """Return the model's own claims file."""
+        return self.run.own.claims
+
+    @property
+    def results(self) -> list[ClaimResult]:
+        """Return the results of the model's own claims."""
+        return self.run.own.results
+
+    @property
+    def paper_results(self) -> list[ClaimResult]:
+        """Return a composite's results for its papers' claims (run against it)."""
+        return self.run.paper_results
+
+    @property
+    def trajectories(self) -> dict[str, Trajectory]:
+        """Return the dense trajectories of the model's own experiments."""
+        return self.run.own.trajectories
+
+    @property
+    def provenance(self) -> dict[str, Provenance]:
+        """Return the model's parameter provenance table."""
+        return self.run.entry.provenance
+
+    @property
+    def sbml(self) -> str:
+        """Return the model's flat SBML text."""
+        return self.run.entry.sbml_text()
 
 
-def read_robustness(model_id: str) -> dict[str, Any] | None:
+def read_robustness(entry: ModelEntry) -> dict[str, Any] | None:
     """Return the summary of the model's last default robustness run, if there is one."""
-    path = robustness_summary_path(model_id)
+    path = robustness_summary_path(entry)
     if not path.is_file():
         return None
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BcsignalError(f"cannot read the robustness summary: {exc}", file=path) from exc
-    if data.get("model") != model_id or not isinstance(data.get("claims"), dict):
-        raise BcsignalError(f"not a robustness summary of {model_id}", file=path)
+    if data.get("model") != entry.id or not isinstance(data.get("claims"), dict):
+        raise BcsignalError(f"not a robustness summary of {entry.id}", file=path)
     return data
-
-
-def collect(model_id: str, *, with_crosscheck: bool = True) -> ModelSection:
-    """Simulate, validate and cross-check one shipped model for the report."""
-    path = paths.sbml_path(model_id)
-    sbml = path.read_text(encoding="utf-8")
-    claims = load_claims(paths.claims_path(model_id))
-    sim = new_simulator(sbml, name=model_id, origin=path)
-    trajectories = simulate_experiments(claims, sim)
-    results = [evaluate(c, trajectories, model_id) for c in claims.claims]
-    papers = [suite for suite in suites(claims) if suite is not claims]
-    paper_results = check_suites(model_id, papers, sim) if papers else []
-    certify.certify(
-        model_id,
-        [*papers, claims],
-        [*paper_results, *results],
-        sbml,
-        origin=path,
-        comp=certify.composite_document(model_id),
-    )
-    return ModelSection(
-        model_id=model_id,
-        claims=claims,
-        results=results,
-        trajectories=trajectories,
-        provenance=read_provenance(paths.parameters_path(model_id)),
-        validation=validate_model(model_id),
-        crosscheck=check_model(model_id, sbml, claims, origin=path) if with_crosscheck else None,
-        sbml=sbml,
-        robustness=read_robustness(model_id),
-        paper_results=paper_results,
-    )
 
 
 # ---------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------
-def _roles(claim: Claim) -> dict[str, str]:
-    spec = claim.spec
-    if "conditions" in spec:
-        return {n: f"condition {i + 1}" for i, n in enumerate(spec["conditions"])}
-    if "condition" in spec:
-        return {spec["condition"]: "condition"}
-    return {spec["control"]: "control", spec["perturbed"]: "perturbed"}
-
-
 def _unit(readout: str) -> str:
     unit = str(interface_vocabulary()["readouts"].get(readout, {}).get("unit", "nM"))
     return "score" if unit == "dimensionless" else unit
@@ -163,7 +153,8 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
     require("matplotlib", "a claim's plot")
     import matplotlib.pyplot as plt
 
-    roles = _roles(claim)
+    how = relation(claim.relation, claim=claim.id)
+    roles = how.roles(claim.spec)
     rows = len(claim.readouts)
     fig, axes = plt.subplots(
         rows, 1, figsize=(PLOT_WIDTH, 2.8 * rows + 0.9), sharex=True, squeeze=False, layout="constrained"
@@ -175,14 +166,11 @@ def claim_figure(claim: Claim, result: ClaimResult, trajectories: Mapping[str, T
             ax.plot(
                 traj.times, traj.values[readout], styles[i % len(styles)], lw=1.8, label=f"{name} ({role})"
             )
-        at = claim.spec.get("at", "end")
-        if at != "end":
-            ax.axvline(float(at), color="#8c959f", lw=0.8, ls=":")
-        if "after" in claim.spec:
-            ax.axvline(float(claim.spec["after"]), color="#8c959f", lw=0.8, ls=":")
-        if "peak_window" in claim.spec:
-            t1, t2 = claim.spec["peak_window"]
-            ax.axvspan(float(t1), float(t2), color="#fff8c5", lw=0)
+        for mark in how.marks(claim.spec):
+            if mark.end is None:
+                ax.axvline(mark.start, color="#8c959f", lw=0.8, ls=":")
+            else:
+                ax.axvspan(mark.start, mark.end, color="#fff8c5", lw=0)
         ax.set_ylabel(f"{readout} ({_unit(readout)})", fontsize=LABEL_POINTS)
         ax.tick_params(labelsize=LEGEND_POINTS)
         ax.grid(True, lw=0.3, alpha=0.6)
@@ -223,9 +211,14 @@ def claim_plot(claim: Claim, result: ClaimResult, trajectories: Mapping[str, Tra
     return _svg(claim_figure(claim, result, trajectories))
 
 
-def robustness_summary_path(model_id: str) -> Path:
+def robustness_summary_path(entry: ModelEntry) -> Path:
     """Return where `bcsignal robustness MODEL` writes its summary by default."""
-    return paths.build_dir() / "robustness" / model_id / "summary.json"
+    return robustness_dir(entry) / "summary.json"
+
+
+def robustness_dir(entry: ModelEntry) -> Path:
+    """Return where `bcsignal robustness MODEL` writes its run by default (build/robustness/<id>)."""
+    return entry.registry.robustness_dir(entry.id)
 
 
 def robustness_figure(summary: Mapping[str, Any]) -> Any:
@@ -274,14 +267,9 @@ ARC_COLOURS = {
 }
 
 
-def diagram_path(model_id: str) -> Path:
-    """Return the shipped process diagram of a model (SBML Layout + Render, written by `bcsignal build`)."""
-    return paths.sbml_dir() / diagram.DIAGRAMS / f"{model_id}{diagram.SUFFIX}"
-
-
-def read_diagram(model_id: str) -> diagram.Diagram:
-    """Read the laid-out diagram of a shipped model."""
-    path = diagram_path(model_id)
+def read_diagram(entry: ModelEntry) -> diagram.Diagram:
+    """Read the laid-out diagram of a built model (SBML Layout + Render, written by `bcsignal build`)."""
+    path = entry.diagram
     if not path.is_file():
         raise BcsignalError("no process diagram: run `bcsignal build`", file=path)
     return diagram.read_layout(read_document(read_screened(path), str(path)))
@@ -489,7 +477,7 @@ def _papers(section: ModelSection) -> list[dict[str, Any]]:
             "comment": paper.get("comment"),
             "related": paper.get("related", []),
         }
-        for paper in papers_of(section.claims)
+        for paper in section.entry.papers
     ]
 
 
@@ -545,12 +533,16 @@ def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
     )
 
 
-def _merge_rows(model_id: str) -> list[dict[str, str]]:
-    comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
-    if not (comp_file.is_file() and compose.merge_map_path(model_id).is_file()):
+def _merge_rows(entry: ModelEntry) -> list[dict[str, str]]:
+    comp_file, merge_file = entry.comp_sbml, entry.merge_map_file
+    if comp_file is None or merge_file is None or not (comp_file.is_file() and merge_file.is_file()):
         return []
     doc = read_document(read_screened(comp_file), str(comp_file))
-    return compose.merge_map_rows(model_id, doc)
+    return compose.merge_map_rows(entry, doc)
+
+
+def _merge_file_name(entry: ModelEntry) -> str:
+    return entry.merge_map_file.name if entry.merge_map_file is not None else ""
 
 
 def page_name(model_id: str) -> str:
@@ -559,7 +551,7 @@ def page_name(model_id: str) -> str:
 
 
 def _cited(section: ModelSection) -> str:
-    papers = papers_of(section.claims)
+    papers = section.entry.papers
     if len(papers) > 1:
         return f"{len(papers)} papers"
     first = papers[0] if papers else {"authors": section.model_id, "year": ""}
@@ -568,13 +560,13 @@ def _cited(section: ModelSection) -> str:
 
 def _model_page(section: ModelSection, files: Mapping[str, str]) -> str:
     mid = section.model_id
-    drawing = read_diagram(mid)
+    drawing = read_diagram(section.entry)
     statuses = [r.certificate.status for r in [*section.results, *section.paper_results] if r.certificate]
-    merge_rows = _merge_rows(mid)
+    merge_rows = _merge_rows(section.entry)
     return str(
         _template("model.html.j2").render(
             model_id=mid,
-            title=title_of(section.claims),
+            title=section.entry.title,
             files=files,
             papers=_papers(section),
             network=network_view(mid, drawing, section.sbml),
@@ -597,7 +589,7 @@ def _model_page(section: ModelSection, files: Mapping[str, str]) -> str:
             crosscheck=section.crosscheck,
             robustness=_robustness_html(mid, section.robustness),
             merge_rows=merge_rows,
-            merge_file=compose.merge_map_path(mid).name if merge_rows else "",
+            merge_file=_merge_file_name(section.entry) if merge_rows else "",
         )
     )
 
@@ -620,7 +612,7 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
         atomic_write_text(folder / files["SBML"], section.sbml)
         files["process diagram (SBML Layout + Render)"] = f"{FILES}/{mid}{diagram.SUFFIX}"
         atomic_write_bytes(
-            folder / files["process diagram (SBML Layout + Render)"], diagram_path(mid).read_bytes()
+            folder / files["process diagram (SBML Layout + Render)"], section.entry.diagram.read_bytes()
         )
         omex = omex_folder / f"{mid}.omex" if omex_folder is not None else None
         if omex is not None and omex.is_file():
@@ -633,7 +625,7 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
             {
                 "id": mid,
                 "page": page_name(mid),
-                "title": title_of(section.claims),
+                "title": section.entry.title,
                 "cited": _cited(section),
                 "passed": sum(r.ok for r in every),
                 "total": len(every),
@@ -649,18 +641,14 @@ def render(sections: Sequence[ModelSection], folder: Path, *, omex_folder: Path 
 
 
 def report_dir() -> Path:
-    """Return the default report folder."""
-    return paths.build_dir() / "report"
+    """Return the default report folder of the registry in use (build/report)."""
+    return registry.current().report_dir
 
 
-def build_report(
-    model_ids: Sequence[str], folder: Path | None = None, *, with_crosscheck: bool = True
-) -> Path:
-    """Collect every model and write the report; return the index path."""
-    from bcsignal.exchange import omex_dir
-
+def write_report(sections: Sequence[ModelSection], folder: Path | None = None) -> Path:
+    """Write the report of collected sections (staged: an interrupted run leaves the previous one)."""
     folder = folder or report_dir()
-    sections = [collect(mid, with_crosscheck=with_crosscheck) for mid in model_ids]
-    with staged_folder(folder) as staging:  # an interrupted run leaves the previous complete report
-        index = render(sections, staging, omex_folder=omex_dir())
+    omex = registry.current().omex_dir
+    with staged_folder(folder) as staging:
+        index = render(sections, staging, omex_folder=omex)
     return folder / index.relative_to(staging)

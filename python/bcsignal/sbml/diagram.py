@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 import libsbml
 import networkx as nx
 
-from bcsignal import compose
-from bcsignal.errors import BcsignalError
+from bcsignal.core.errors import BcsignalError
+from bcsignal.registry import layout as registry_layout
+from bcsignal.sbml import compose
 
-#: Where the diagrams go, inside sbml/.
-DIAGRAMS = "diagrams"
-#: The suffix of a diagram file.
-SUFFIX = ".layout.xml"
+#: Where the diagrams go, inside sbml/, and the suffix of a diagram file (the registry's layout).
+DIAGRAMS, SUFFIX = registry_layout.DIAGRAMS, registry_layout.DIAGRAM_SUFFIX
 #: The layout's id in every diagram file.
 LAYOUT_ID = "bcsignal_layout"
 
@@ -524,7 +523,7 @@ def problems(doc: libsbml.SBMLDocument) -> list[str]:
     modifier's SBO role, and no two node glyphs overlapping.
     Every libsbml warning counts, as in `bcsignal validate`.
     """
-    from bcsignal.validation import libsbml_issues
+    from bcsignal.sbml.io import libsbml_issues
 
     # checked as written (libsbml's layout validators misjudge objects never serialised), in every
     # consistency category with strict units, as `bcsignal validate` checks the models themselves

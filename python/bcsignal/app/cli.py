@@ -14,18 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import bcsignal
-from bcsignal import api, build, certify, compose, paths, robustness, usermodel
-from bcsignal.claims import ClaimResult, load_claims
-from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.extras import require
-from bcsignal.files import atomic_write_text
-from bcsignal.limits import MAX_POINTS
-from bcsignal.progress import Activity
-from bcsignal.robustness import RunResult
-from bcsignal.screen import read_screened
-from bcsignal.simulate import new_simulator, steady_state_lines
-from bcsignal.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
-from bcsignal.validation import Report, read_document, validate_file, validate_model
+from bcsignal import api, registry
+from bcsignal.analysis import robustness
+from bcsignal.analysis.robustness import RunResult
+from bcsignal.app import usermodel
+from bcsignal.checks.tasks import validate_file, validate_model
+from bcsignal.checks.validation import Report, Severity, read_document
+from bcsignal.core.errors import BcsignalError, BcsignalWarning
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_write_text
+from bcsignal.core.limits import MAX_POINTS
+from bcsignal.core.progress import Activity
+from bcsignal.core.screen import read_screened
+from bcsignal.engine import certify
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.run import run_model
+from bcsignal.engine.simulate import new_simulator, steady_state_lines
+from bcsignal.engine.timecourse import CSV_PRECISION, INTEGRATOR, parse_assignment
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml import build, compose
+from bcsignal.spec.claims import load_claims
 
 #: Exit code when a check fails (a claim, a validation, a stale build).
 EXIT_FAILED = 1
@@ -40,12 +48,9 @@ RESULTS_FORMAT = 3
 EXIT_BROKEN_PIPE = 141
 
 
-def _models(selected: Sequence[str]) -> list[str]:
-    known = paths.model_ids()
-    for mid in selected:
-        if mid not in known:
-            raise BcsignalError(f"unknown model id {mid!r}; known models: {', '.join(known)}")
-    return list(selected) or known
+def _models(selected: Sequence[str]) -> list[ModelEntry]:
+    """Return the registry entries named on the command line (default: every model)."""
+    return registry.current().entries(tuple(selected))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -55,7 +60,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.check:
         if args.models:
             raise BcsignalError("--check always rebuilds every model; name no model")
-        problems = build.check()
+        problems = build.stale_files()
         for line in problems:
             print(line)
         if problems:
@@ -66,12 +71,13 @@ def cmd_build(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print("sbml/ is up to date")
         return 0
-    if args.out is None and paths.project_root() is None:
+    reg = registry.current()
+    if args.out is None and not reg.writable:
         raise BcsignalError(
             "bcsignal build writes the sbml/ folder of a checkout; an installed package's SBML is read-only: "
             "name an output folder with --out DIR"
         )
-    folder = paths.sbml_dir() if args.out is None else Path(args.out)
+    folder = reg.sbml_dir if args.out is None else Path(args.out)
     output = build.build_all(_models(args.models))
     for path in build.write(output, folder):
         _say(args, f"wrote {path}")
@@ -92,7 +98,7 @@ def _progress(args: argparse.Namespace, message: str) -> Activity:
 def _print_report(report: Report, strict: bool) -> None:
     status = "ok" if report.ok(strict) else "FAILED"
     print(f"{report.file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s) — {status}")
-    for issue in sorted(report.issues, key=lambda i: i.severity != "error"):
+    for issue in sorted(report.issues, key=lambda i: i.severity != Severity.ERROR):
         print(f"  {issue}")
 
 
@@ -104,17 +110,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """
     reports: list[Report] = []
     if args.files:
-        by_path = {paths.sbml_path(m).resolve(): m for m in paths.model_ids()}
         for f in args.files:
             path = Path(f)
-            shipped = by_path.get(path.resolve())
+            shipped = registry.current().by_sbml(path)
             if shipped is not None:
                 reports.append(validate_file(path, shipped))
             else:
                 user = usermodel.ModelInput.from_file(path)
                 reports.append(usermodel.validate(user, strict=args.strict, annotations=args.annotations))
     else:
-        reports = [r for m in paths.model_ids() for r in validate_model(m)]
+        reports = [r for entry in registry.current().entries() for r in validate_model(entry)]
     if args.json:
         payload = [
             {
@@ -178,11 +183,11 @@ def print_results(
                 print(f"      cut {c.cut.label}{applied}: {c.verdict}; {shown}")
 
 
-def _robustness_fractions(model_id: str) -> dict[str, float]:
-    from bcsignal.report import read_robustness
+def _robustness_fractions(entry: ModelEntry) -> dict[str, float]:
+    from bcsignal.app.report import read_robustness
 
     try:
-        return certify.robustness_fractions(read_robustness(model_id))
+        return certify.robustness_fractions(read_robustness(entry))
     except BcsignalError:
         return {}
 
@@ -230,11 +235,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         if table:
             print_results(everything, [certify.format_notice(given)] if given and given.format == 1 else [])
     else:
-        for mid in _models(args.models):
-            checked = certify.check_and_certify(mid)
+        for entry in _models(args.models):
+            checked = run_model(entry)
             if table:
-                print_results(checked.results, checked.notices, _robustness_fractions(mid))
-                for line in compose.override_lines(mid):
+                print_results(checked.results, checked.notices, _robustness_fractions(entry))
+                for line in compose.override_lines(entry):
                     print(line)
             everything += checked.results
     passed = sum(r.passed for r in everything)
@@ -267,9 +272,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bcsignal import exchange
 
     folder = Path(args.out) if args.out else None
-    for mid in _models(args.models):
-        with _progress(args, f"exporting {mid}"):
-            (path,) = exchange.export([mid], folder)
+    for entry in _models(args.models):
+        with _progress(args, f"exporting {entry.id}"):
+            (path,) = exchange.export([entry.id], folder)
         _say(args, f"wrote {path}")
     return 0
 
@@ -279,9 +284,9 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     from bcsignal import crosscheck
 
     results = []
-    for mid in _models(args.models):
-        with _progress(args, f"simulating {mid} in libroadrunner and COPASI"):
-            results += crosscheck.check([mid])
+    for entry in _models(args.models):
+        with _progress(args, f"simulating {entry.id} in libroadrunner and COPASI"):
+            results += crosscheck.check([entry.id])
     if args.json:
         print(json.dumps({"format": 1, "models": [r.to_json() for r in results]}, indent=2, sort_keys=True))
     else:
@@ -296,11 +301,11 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the curation report (an offline static site) for every model or the ones named."""
-    from bcsignal import report
+    from bcsignal.app import publish
 
     models = _models(args.models)
     with _progress(args, f"writing the report of {len(models)} model{'s' if len(models) > 1 else ''}"):
-        index = report.build_report(
+        index = publish.build_report(
             models, Path(args.out) if args.out else None, with_crosscheck=not args.no_crosscheck
         )
     _say(args, f"wrote {index}")
@@ -368,8 +373,8 @@ def cmd_steady_state(args: argparse.Namespace) -> int:
 
     For a composite, flattened ids ``instance__x`` are printed as Antimony's ``instance.x``.
     """
-    (mid,) = _models([args.model])
-    source = paths.ant_path(mid)
+    (entry,) = _models([args.model])
+    mid, source = entry.id, entry.source
     built = build.load_antimony(source)
     sim = new_simulator(build.write_sbml_string(built.flat), name=mid, origin=source)
     lines = steady_state_lines(sim)
@@ -385,19 +390,23 @@ def cmd_steady_state(args: argparse.Namespace) -> int:
 
 def cmd_merge_map(args: argparse.Namespace) -> int:
     """Print a composite's merge map: each submodel element replaced, shared or deleted, and why."""
-    composites = [m for m in paths.model_ids() if (paths.sbml_dir() / f"{m}_comp.xml").is_file()]
+    composites = [e for e in registry.current().entries() if e.is_composite]
     if args.model:
-        (mid,) = _models([args.model])
+        (entry,) = _models([args.model])
     elif composites:
-        mid = composites[0]
+        entry = composites[0]
     else:
         raise BcsignalError("there is no composite model")
-    comp_file = paths.sbml_dir() / f"{mid}_comp.xml"
+    comp_file = entry.comp_sbml
+    if comp_file is None:
+        raise BcsignalError(
+            f"{entry.id} is not a composite model (its claims file has no `composite:` block)"
+        )
     if not comp_file.is_file():
-        raise BcsignalError(f"{mid} is not a composite model (no {comp_file.name})")
+        raise BcsignalError("the composite is not built: run `bcsignal build`", file=comp_file)
     doc = read_document(read_screened(comp_file), str(comp_file))
-    rows = compose.merge_map_rows(mid, doc)
-    problems = compose.merge_map_problems(doc, compose.load_merge_map(compose.merge_map_path(mid)))
+    rows = compose.merge_map_rows(entry, doc)
+    problems = compose.merge_map_problems(doc, entry.merge_map)
     width = max(len(r["element"]) for r in rows) if rows else 10
     for r in rows:
         print(f"{r['element']:<{width}}  {r['model']:<31} {r['action']:<8} -> {r['became']:<22} {r['why']}")
@@ -444,9 +453,9 @@ def print_robustness(result: RunResult) -> None:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     """Sample the kinetic parameters log-normally and report how robustly each claim holds."""
-    (mid,) = _models([args.model])
-    study = robustness.study_for_model(mid, sigma=args.sigma, seed=args.seed, fixed=args.fix)
-    out = Path(args.out) if args.out else paths.build_dir() / "robustness" / mid
+    (entry,) = _models([args.model])
+    study = robustness.study_for_model(entry, sigma=args.sigma, seed=args.seed, fixed=args.fix)
+    out = Path(args.out) if args.out else entry.registry.robustness_dir(entry.id)
     try:
         result = robustness.run(
             study,
@@ -473,9 +482,9 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     """List the model ids."""
     if args.json:
-        print(json.dumps(paths.model_ids()))
+        print(json.dumps(registry.current().ids()))
     else:
-        print("\n".join(paths.model_ids()))
+        print("\n".join(registry.current().ids()))
     return 0
 
 

@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bcsignal import __version__, paths
-from bcsignal.claims import ClaimsFile, check_suites, json_number, load_claims, parse_claims, suites
-from bcsignal.errors import BcsignalError
-from bcsignal.extras import require
-from bcsignal.files import atomic_open, atomic_write_text
-from bcsignal.limits import MAX_SAMPLES, MAX_SIGMA
-from bcsignal.progress import Activity
-from bcsignal.simulate import Simulator, cached_simulator
-from bcsignal.validation import read_document
+from bcsignal import __version__
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.extras import require
+from bcsignal.core.files import atomic_open, atomic_write_text
+from bcsignal.core.limits import MAX_SAMPLES, MAX_SIGMA
+from bcsignal.core.progress import Activity
+from bcsignal.engine.claims.results import json_number
+from bcsignal.engine.run import suite_results
+from bcsignal.engine.simulate import Simulator, cached_simulator
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml.io import read_document
+from bcsignal.spec.claims import ClaimsFile, parse_claims
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -226,16 +229,16 @@ def make_study(
 
 
 def study_for_model(
-    model_id: str, *, sigma: float = DEFAULT_SIGMA, seed: int = DEFAULT_SEED, fixed: Iterable[str] = ()
+    entry: ModelEntry, *, sigma: float = DEFAULT_SIGMA, seed: int = DEFAULT_SEED, fixed: Iterable[str] = ()
 ) -> Study:
     """Return the study of a registry model: its SBML and every claims file that applies to it."""
-    sbml_file = paths.sbml_path(model_id)
+    sbml_file = entry.sbml
     try:
         sbml = sbml_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BcsignalError(f"cannot read: {exc.strerror}", file=sbml_file) from exc
-    files = suites(load_claims(paths.claims_path(model_id)))
-    return make_study(model_id, sbml, files, sigma=sigma, seed=seed, fixed=fixed, origin=sbml_file)
+    files = list(entry.suites)
+    return make_study(entry.id, sbml, files, sigma=sigma, seed=seed, fixed=fixed, origin=sbml_file)
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +280,7 @@ def evaluate_sample(study: Study, sim: Simulator, files: Sequence[ClaimsFile], i
     values = study.values(index)
     try:
         sim.set_overrides(dict(zip(study.parameters, values.tolist(), strict=True)))
-        results = check_suites(study.model, files, sim)
+        results = suite_results(study.model, files, sim)
     except BcsignalError as exc:
         return SampleRow(index, tuple(values.tolist()), None, _reason(exc))
     margins = tuple(r.margin for r in results)
@@ -301,7 +304,7 @@ def nominal_margins(study: Study) -> dict[str, float] | str:
     sim, files = _engine(study)
     sim.set_overrides({})
     try:
-        results = check_suites(study.model, files, sim)
+        results = suite_results(study.model, files, sim)
     except BcsignalError as exc:
         return _reason(exc)
     return {name: r.margin for name, r in zip(study.claims, results, strict=True)}

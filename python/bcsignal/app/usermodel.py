@@ -24,18 +24,8 @@ from typing import Literal
 import libsbml
 import roadrunner
 
-from bcsignal import paths
-from bcsignal.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
-from bcsignal.certify import certify
-from bcsignal.claims import ClaimResult, ClaimsFile, check_model_ids, run_claims
-from bcsignal.errors import BcsignalError, BcsignalWarning
-from bcsignal.isolate import run_isolated, stage
-from bcsignal.limits import MAX_REFERENCES
-from bcsignal.screen import decode, local_reference, read_bounded, screen_antimony, screen_text
-from bcsignal.simulate import Simulator, load_sbml_text
-from bcsignal.timecourse import Request, TimeCourse
-from bcsignal.timecourse import run as run_time_course
-from bcsignal.validation import (
+from bcsignal import registry
+from bcsignal.checks.validation import (
     CATEGORIES,
     Issue,
     Report,
@@ -47,6 +37,19 @@ from bcsignal.validation import (
     sanity_issues,
     valueless_issues,
 )
+from bcsignal.core.errors import BcsignalError, BcsignalWarning
+from bcsignal.core.isolate import run_isolated, stage
+from bcsignal.core.limits import MAX_REFERENCES
+from bcsignal.core.screen import decode, local_reference, read_bounded, screen_antimony, screen_text
+from bcsignal.engine.certify import certify
+from bcsignal.engine.claims.plan import check_model_ids, run_claims
+from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.simulate import Simulator, load_sbml_text
+from bcsignal.engine.timecourse import Request, TimeCourse
+from bcsignal.engine.timecourse import run as run_time_course
+from bcsignal.registry import ModelEntry
+from bcsignal.sbml.build import antimony_text_to_sbml, antimony_to_sbml, write_sbml_string
+from bcsignal.spec.claims import ClaimsFile
 
 Language = Literal["sbml", "antimony"]
 #: File suffixes read as Antimony; every other file is SBML if it starts with "<", else Antimony.
@@ -353,7 +356,7 @@ def _check_task(claims: ClaimsFile, origin: str, rr: roadrunner.RoadRunner) -> l
     return results
 
 
-def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
+def check_claims(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> list[ClaimResult]:
     """Evaluate a claims file against a user's model in a child process, after every check passed."""
     task = partial(_check_task, claims, model.origin)
     report, _, results = _isolated(model, task, strict=strict)
@@ -362,9 +365,8 @@ def check(model: ModelInput, claims: ClaimsFile, *, strict: bool = False) -> lis
     return results
 
 
-def _shipped_task(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
+def _shipped_task(model_id: str, path: Path, claims: ClaimsFile) -> list[ClaimResult]:
     stage("libroadrunner", "compiling the model")
-    path = paths.sbml_path(model_id)
     sim = Simulator(load_sbml_text(path.read_text(encoding="utf-8"), origin=path), name=model_id)
     check_model_ids(claims, sim)
     stage("libroadrunner", "simulating the claims' experiments")
@@ -374,9 +376,9 @@ def _shipped_task(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
     return results
 
 
-def check_shipped(model_id: str, claims: ClaimsFile) -> list[ClaimResult]:
-    """Evaluate a user's claims file against a shipped model in a child process, within the limits."""
-    return run_isolated(partial(_shipped_task, model_id, claims), origin=claims.path)
+def check_claims_on_registry_model(entry: ModelEntry, claims: ClaimsFile) -> list[ClaimResult]:
+    """Evaluate a user's claims file against a registry model in a child process, within the limits."""
+    return run_isolated(partial(_shipped_task, entry.id, entry.sbml, claims), origin=claims.path)
 
 
 def resolve(model: object) -> str | ModelInput:
@@ -389,8 +391,9 @@ def resolve(model: object) -> str | ModelInput:
     if isinstance(model, PathLike):
         return ModelInput.from_file(Path(model))
     if isinstance(model, str):
-        if model not in paths.model_ids():
-            known = ", ".join(paths.model_ids()) or "none"
+        known_ids = registry.current().ids()
+        if model not in known_ids:
+            known = ", ".join(known_ids) or "none"
             raise BcsignalError(
                 f"unknown model id {model[:80]!r}; known models: {known} (a file is passed as "
                 "pathlib.Path, model text as ModelInput.sbml(...) or ModelInput.antimony(...))"
@@ -401,6 +404,6 @@ def resolve(model: object) -> str | ModelInput:
 
 def from_argument(argument: str) -> str | ModelInput:
     """Return what a command-line argument names: a shipped model id if it is one, else a file."""
-    if argument in paths.model_ids():
+    if argument in registry.current().ids():
         return argument
     return ModelInput.from_file(Path(argument))

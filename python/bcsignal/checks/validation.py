@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,23 +13,19 @@ import libsbml
 import roadrunner
 import yaml
 
-from bcsignal import compose, paths
-from bcsignal.annotate import Provenance, read_provenance
-from bcsignal.claims import ClaimsFile, load_claims
-from bcsignal.errors import BcsignalError, native_message
-from bcsignal.screen import read_screened, screen_text
-from bcsignal.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
-
-#: libsbml consistency categories, each run on its own so none hides another.
-CATEGORIES: dict[str, int] = {
-    "general": libsbml.LIBSBML_CAT_GENERAL_CONSISTENCY,
-    "identifier": libsbml.LIBSBML_CAT_IDENTIFIER_CONSISTENCY,
-    "units": libsbml.LIBSBML_CAT_UNITS_CONSISTENCY,
-    "mathml": libsbml.LIBSBML_CAT_MATHML_CONSISTENCY,
-    "sbo": libsbml.LIBSBML_CAT_SBO_CONSISTENCY,
-    "overdetermined": libsbml.LIBSBML_CAT_OVERDETERMINED_MODEL,
-    "modelling practice": libsbml.LIBSBML_CAT_MODELING_PRACTICE,
-}
+from bcsignal import registry
+from bcsignal.core.errors import BcsignalError
+from bcsignal.engine.simulate import STEADY_ATOL, STEADY_RTOL, new_simulator
+from bcsignal.sbml.io import CATEGORIES as CATEGORIES
+from bcsignal.sbml.io import Issue as Issue
+from bcsignal.sbml.io import Report as Report
+from bcsignal.sbml.io import Severity as Severity
+from bcsignal.sbml.io import clean_message as clean_message
+from bcsignal.sbml.io import libsbml_issues as libsbml_issues
+from bcsignal.sbml.io import read_document as read_document
+from bcsignal.sbml.io import valueless_symbols as valueless_symbols
+from bcsignal.spec.claims import ClaimsFile
+from bcsignal.spec.provenance import Provenance
 
 
 def identifiers_org(namespace: str, local: str, *, embedded: bool = False) -> re.Pattern[str]:
@@ -72,124 +67,6 @@ def is_species_identity(uri: str) -> bool:
 SBO_COMPLEX = 253
 
 
-#: libsbml adds this sentence to every message about a comp document; it says nothing about the model.
-_COMP_BOILERPLATE = (
-    "Due to the need to instantiate models, modelDefinitions, submodels etc. for the purposes of "
-    "validation it is problematic to reliably report line numbers when performing validation on "
-    "models using the Hierarchical Model Composition package."
-)
-
-
-def clean_message(message: str) -> str:
-    """Return a native tool's message on one line, without comp boilerplate or C++ source locations.
-
-    A message longer than MAX_NATIVE_MESSAGE characters (a formula of 50 000 signs, say) is cut.
-    """
-    return native_message(message.replace(_COMP_BOILERPLATE, " "))
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One validation finding."""
-
-    severity: str  # "error" or "warning"
-    category: str
-    message: str
-    code: int | None = None
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        code = f" {self.code}" if self.code is not None else ""
-        return f"{where}{self.severity} [{self.category}{code}] {self.message}"
-
-
-@dataclass
-class Report:
-    """All findings for one file."""
-
-    file: str
-    issues: list[Issue] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Issue]:
-        """Return the errors."""
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        """Return the warnings."""
-        return [i for i in self.issues if i.severity == "warning"]
-
-    def ok(self, strict: bool = True) -> bool:
-        """Return True when there is no error (and, if strict, no warning)."""
-        return not self.errors and not (strict and self.warnings)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return a JSON-ready summary."""
-        return {
-            "file": self.file,
-            "errors": len(self.errors),
-            "warnings": len(self.warnings),
-            "issues": [vars(i) for i in self.issues],
-        }
-
-
-def read_document(text: str, origin: str, location: str | None = None) -> libsbml.SBMLDocument:
-    """Parse SBML text with libsbml, raising our error on a fatal or read error.
-
-    `location` (a ``file:`` URI of the document's folder) is where comp external model definitions
-    resolve; without it they resolve nowhere.
-    """
-    doc = libsbml.readSBMLFromString(text)
-    if location is not None:
-        doc.setLocationURI(location)
-    log = doc.getErrorLog()
-    for i in range(log.getNumErrors()):
-        err = log.getError(i)
-        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
-            raise BcsignalError(
-                clean_message(err.getMessage()),
-                file=origin,
-                line=err.getLine() or None,
-                tool="libsbml",
-            )
-    if doc.getModel() is None:
-        raise BcsignalError("the document has no model", file=origin, tool="libsbml")
-    return doc
-
-
-def libsbml_issues(
-    text: str, origin: str, *, strict_units: bool = True, location: str | None = None
-) -> list[Issue]:
-    """Run every libsbml consistency category, each on its own; unit problems are errors if strict."""
-    issues: list[Issue] = []
-    for name, category in CATEGORIES.items():
-        doc = read_document(text, origin, location)
-        for other in CATEGORIES.values():
-            doc.setConsistencyChecks(other, other == category)
-        if strict_units:
-            doc.checkConsistencyWithStrictUnits()
-        else:
-            doc.checkConsistency()
-        log = doc.getErrorLog()
-        for i in range(log.getNumErrors()):
-            err = log.getError(i)
-            severity = "error" if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR else "warning"
-            if err.getSeverity() == libsbml.LIBSBML_SEV_INFO:
-                continue
-            issues.append(
-                Issue(
-                    severity,
-                    name,
-                    clean_message(err.getMessage()),
-                    err.getErrorId(),
-                    err.getLine() or None,
-                )
-            )
-    return issues
-
-
 def _resources(sbase: libsbml.SBase, qualifier: int) -> list[str]:
     uris = []
     for i in range(sbase.getNumCVTerms()):
@@ -219,7 +96,7 @@ def sanity_issues(model: libsbml.Model, *, units_required: bool = True) -> list[
     """
     issues = []
 
-    def add(sbase: libsbml.SBase, message: str, severity: str = "error") -> None:
+    def add(sbase: libsbml.SBase, message: str, severity: Severity = Severity.ERROR) -> None:
         issues.append(Issue(severity, "sanity", message, line=sbase.getLine() or None))
 
     if not (model.getNumSpecies() or model.getNumReactions() or model.getNumRules() or model.getNumEvents()):
@@ -239,36 +116,18 @@ def sanity_issues(model: libsbml.Model, *, units_required: bool = True) -> list[
         if p.isSetValue() and not math.isfinite(p.getValue()):
             add(p, f"parameter {p.getId()} has value {p.getValue()}")
         if not p.isSetUnits():
-            add(p, f"parameter {p.getId()} has no unit", "error" if units_required else "warning")
+            add(
+                p,
+                f"parameter {p.getId()} has no unit",
+                Severity.ERROR if units_required else Severity.WARNING,
+            )
     return issues
-
-
-def valueless_symbols(model: libsbml.Model) -> list[str]:
-    """Return the compartments, species and parameters with no value and no rule or assignment setting one.
-
-    Simulators fill these in silently (libroadrunner with 0, COPASI with 1); Antimony creates them
-    from typos.
-    """
-    assigned = {r.getVariable() for r in model.getListOfRules()}
-    assigned |= {a.getSymbol() for a in model.getListOfInitialAssignments()}
-    empty = [
-        c.getId() for c in model.getListOfCompartments() if not c.isSetSize() and c.getId() not in assigned
-    ]
-    empty += [
-        s.getId()
-        for s in model.getListOfSpecies()
-        if not (s.isSetInitialConcentration() or s.isSetInitialAmount()) and s.getId() not in assigned
-    ]
-    empty += [
-        p.getId() for p in model.getListOfParameters() if not p.isSetValue() and p.getId() not in assigned
-    ]
-    return sorted(empty)
 
 
 def valueless_issues(model: libsbml.Model) -> list[Issue]:
     """Report every symbol without a value as an error: no simulator may invent one."""
     return [
-        Issue("error", "sanity", f"{sid} has no value and no rule or initial assignment sets one")
+        Issue(Severity.ERROR, "sanity", f"{sid} has no value and no rule or initial assignment sets one")
         for sid in valueless_symbols(model)
     ]
 
@@ -279,7 +138,7 @@ def runtime_issues(rr: roadrunner.RoadRunner) -> list[Issue]:
     issues = []
 
     def bad(message: str) -> None:
-        issues.append(Issue("error", "initial state", message))
+        issues.append(Issue(Severity.ERROR, "initial state", message))
 
     species = [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds()]
     values = [*model.getFloatingSpeciesConcentrations(), *model.getBoundarySpeciesConcentrations()]
@@ -318,7 +177,7 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
     issues = []
 
     def gap(message: str) -> None:
-        issues.append(Issue("error", "annotation", message))
+        issues.append(Issue(Severity.ERROR, "annotation", message))
 
     described = _model_resources(model, libsbml.BQM_IS_DESCRIBED_BY)
     if not any(PUBMED_REF.match(u) for u in described):
@@ -376,10 +235,13 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
     return issues
 
 
-@cache
 def interface_vocabulary() -> dict[str, Any]:
-    """Return the shared interface vocabulary (models/interface.yaml)."""
-    path = paths.interface_path()
+    """Return the shared interface vocabulary of the registry in use (models/interface.yaml)."""
+    return _vocabulary(registry.current().interface_file)
+
+
+@cache
+def _vocabulary(path: Path) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -394,26 +256,28 @@ def interface_issues(model: libsbml.Model, claims: ClaimsFile) -> list[Issue]:
     for knob in claims.knobs:
         p = model.getParameter(knob)
         if p is None or not p.getConstant():
-            issues.append(Issue("error", "interface", f"knob {knob}: not a constant global parameter"))
+            issues.append(Issue(Severity.ERROR, "interface", f"knob {knob}: not a constant global parameter"))
             continue
         spec = vocab["knobs"].get(knob)
         if spec is None:
-            issues.append(Issue("error", "interface", f"knob {knob}: not in models/interface.yaml"))
+            issues.append(Issue(Severity.ERROR, "interface", f"knob {knob}: not in models/interface.yaml"))
             continue
         if p.getValue() != spec["default"]:
             issues.append(
                 Issue(
-                    "error",
+                    Severity.ERROR,
                     "interface",
                     f"knob {knob}: default {p.getValue()} != {spec['default']}",
                 )
             )
         if p.getUnits() != spec["unit"]:
-            issues.append(Issue("error", "interface", f"knob {knob}: unit {p.getUnits()} != {spec['unit']}"))
+            issues.append(
+                Issue(Severity.ERROR, "interface", f"knob {knob}: unit {p.getUnits()} != {spec['unit']}")
+            )
     for readout in claims.readouts:
         if model.getSpecies(readout) is None and model.getParameter(readout) is None:
             issues.append(
-                Issue("error", "interface", f"readout {readout}: no species or variable of that id")
+                Issue(Severity.ERROR, "interface", f"readout {readout}: no species or variable of that id")
             )
             continue
         spec = vocab["readouts"].get(readout)
@@ -421,7 +285,7 @@ def interface_issues(model: libsbml.Model, claims: ClaimsFile) -> list[Issue]:
             p = model.getParameter(readout)
             if p is None or p.getUnits() != "dimensionless":
                 issues.append(
-                    Issue("error", "interface", f"readout {readout}: must be a dimensionless variable")
+                    Issue(Severity.ERROR, "interface", f"readout {readout}: must be a dimensionless variable")
                 )
     return issues
 
@@ -435,12 +299,14 @@ def provenance_issues(
     for pid, p in constants.items():
         row = table.get(pid)
         if row is None:
-            issues.append(Issue("error", "provenance", f"parameter {pid}: no row in the provenance table"))
+            issues.append(
+                Issue(Severity.ERROR, "provenance", f"parameter {pid}: no row in the provenance table")
+            )
             continue
         if not math.isclose(row.value, p.getValue(), rel_tol=1e-12, abs_tol=0.0):
             issues.append(
                 Issue(
-                    "error",
+                    Severity.ERROR,
                     "provenance",
                     f"parameter {pid}: table says {row.value}, model {p.getValue()}",
                     line=row.line,
@@ -449,7 +315,7 @@ def provenance_issues(
         if row.unit != p.getUnits():
             issues.append(
                 Issue(
-                    "error",
+                    Severity.ERROR,
                     "provenance",
                     f"parameter {pid}: table unit {row.unit}, model {p.getUnits()}",
                     line=row.line,
@@ -458,7 +324,7 @@ def provenance_issues(
         if p.isSetSBOTerm() and row.sbo and row.sbo != p.getSBOTermID():
             issues.append(
                 Issue(
-                    "error",
+                    Severity.ERROR,
                     "provenance",
                     f"parameter {pid}: table SBO {row.sbo}, model {p.getSBOTermID()}",
                     line=row.line,
@@ -468,7 +334,7 @@ def provenance_issues(
         if strict_rows and pid not in constants:
             issues.append(
                 Issue(
-                    "error",
+                    Severity.ERROR,
                     "provenance",
                     f"row {pid}: not a constant parameter of the model",
                     line=row.line,
@@ -484,72 +350,10 @@ def steady_state_issues(text: str, origin: str) -> list[Issue]:
     if worst > 1.0:
         return [
             Issue(
-                "error",
+                Severity.ERROR,
                 "steady state",
                 f"the initial state is not steady: d{which}/dt is {worst:.3g}x the tolerance "
                 f"({STEADY_RTOL:g}*|x| + {STEADY_ATOL:g} per min); paste `bcsignal steady-state` output",
             )
         ]
     return []
-
-
-def validate_text(text: str, origin: str = "<string>", model_id: str | None = None) -> Report:
-    """Validate SBML text; with a registry model id, also the interface, provenance and steady start.
-
-    For a composite, the comp document is checked against the merge map, and the flattened one against
-    the merged provenance of its submodels and its own table.
-    """
-    screen_text(text, origin)
-    report = Report(file=origin)
-    report.issues += libsbml_issues(text, origin)
-    doc = read_document(text, origin)
-    model = doc.getModel()
-    report.issues += sanity_issues(model)
-    phenotypes: list[str] = []
-    if model_id is not None:
-        claims = load_claims(paths.claims_path(model_id))
-        vocab = interface_vocabulary()["readouts"]
-        phenotypes = [r for r in claims.readouts if vocab.get(r, {}).get("unit") == "dimensionless"]
-        report.issues += interface_issues(model, claims)
-        comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
-        if compose.is_composite(doc):
-            report.issues += provenance_issues(model, compose.top_provenance(model_id, doc))
-            entries = compose.load_merge_map(compose.merge_map_path(model_id))
-            report.issues += [
-                Issue("error", "merge map", p) for p in compose.merge_map_problems(doc, entries)
-            ]
-        else:
-            if comp_file.is_file():
-                comp = read_document(read_screened(comp_file), str(comp_file))
-                table = compose.merged_provenance(model_id, comp)
-            else:
-                table = read_provenance(paths.parameters_path(model_id))
-            report.issues += provenance_issues(model, table, strict_rows=not comp_file.is_file())
-            report.issues += steady_state_issues(text, origin)
-    report.issues += annotation_issues(model, phenotypes)
-    return report
-
-
-def validate_file(path: Path, model_id: str | None = None) -> Report:
-    """Validate an SBML file."""
-    return validate_text(read_screened(Path(path)), str(path), model_id)
-
-
-def validate_diagram(path: Path) -> Report:
-    """Validate a process diagram (SBML Layout + Render): libsbml, glyphs, arc classes, no overlap."""
-    from bcsignal import diagram
-
-    doc = read_document(read_screened(Path(path)), str(path))
-    return Report(str(path), [Issue("error", "diagram", p) for p in diagram.problems(doc)])
-
-
-def validate_model(model_id: str) -> list[Report]:
-    """Validate a shipped model's SBML files (a composite has two) and its diagram with every check."""
-    from bcsignal import diagram
-
-    files = [paths.sbml_path(model_id), paths.sbml_dir() / f"{model_id}_comp.xml"]
-    reports = [validate_file(f, model_id) for f in files if f.is_file()]
-    drawing = paths.sbml_dir() / diagram.DIAGRAMS / f"{model_id}{diagram.SUFFIX}"
-    if not drawing.is_file():
-        return [*reports, Report(str(drawing), [Issue("error", "diagram", "missing: run `bcsignal build`")])]
-    return [*reports, validate_diagram(drawing)]

@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import libsbml
-import yaml
 
-from bcsignal import paths
-from bcsignal.annotate import Provenance, read_provenance
-from bcsignal.errors import BcsignalError
+from bcsignal.core.errors import BcsignalError
+from bcsignal.registry import ModelEntry
+from bcsignal.spec.mergemap import ACTIONS as ACTIONS
+from bcsignal.spec.mergemap import Crosstalk as Crosstalk
+from bcsignal.spec.mergemap import MergeEntry as MergeEntry
+from bcsignal.spec.mergemap import load_crosstalk as load_crosstalk
+from bcsignal.spec.mergemap import load_merge_map as load_merge_map
+from bcsignal.spec.mergemap import merge_index as merge_index
+from bcsignal.spec.provenance import Provenance
 
-#: Suffix of a composite's merge map, next to its Antimony source.
-MERGE_SUFFIX = ".merge.yaml"
-#: What can happen to a submodel element in a composite (`overridden`: given another value, `inst.x = v`).
-ACTIONS = ("replaced", "shared", "deleted", "overridden")
 #: Relative difference above which a composite value is not the paper's value.
 SAME_VALUE_RTOL = 1e-9
 
@@ -35,18 +36,6 @@ class Link:
     def key(self) -> str:
         """Return ``instance.element``."""
         return f"{self.instance}.{self.element}"
-
-
-@dataclass(frozen=True)
-class MergeEntry:
-    """One merge-map entry: elements, what happened to them, what they became and why."""
-
-    elements: tuple[str, ...]
-    action: str
-    became: str | None
-    why: str
-    line: int | None
-    override: str | None = None  # why the composite does not use the paper's value (replaced, deleted)
 
 
 @dataclass(frozen=True)
@@ -269,29 +258,6 @@ def _target(ref: libsbml.SBaseRef) -> str:
     return "?"
 
 
-def merge_map_path(model_id: str) -> Path:
-    """Return the merge map of a composite model."""
-    return paths.models_dir() / f"{model_id}{MERGE_SUFFIX}"
-
-
-def load_merge_map(path: Path) -> list[MergeEntry]:
-    """Read and check the form of a merge map."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
-    if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("entries"), list):
-        raise BcsignalError("a merge map is a mapping with `format: 1` and a list `entries`", file=path)
-    nodes = next((v for k, v in root.value if k.value == "entries"), None) if root is not None else None
-    entries = []
-    for n, raw in enumerate(data["entries"]):
-        line = nodes.value[n].start_mark.line + 1 if nodes is not None else None
-        entries.append(_entry(raw, path, line))
-    return entries
-
-
 def _differs(a: float, b: float) -> bool:
     return abs(a - b) > SAME_VALUE_RTOL * max(abs(a), abs(b))
 
@@ -372,47 +338,6 @@ def value_overrides(doc: libsbml.SBMLDocument, entries: Sequence[MergeEntry] = (
     return sorted(found, key=lambda o: o.element)
 
 
-def _entry(raw: Any, path: Path, line: int | None) -> MergeEntry:
-    def fail(cause: str) -> BcsignalError:
-        return BcsignalError(cause, file=path, line=line, where="merge map entry")
-
-    if not isinstance(raw, dict):
-        raise fail("each entry is a mapping")
-    unknown = set(raw) - {"elements", "action", "became", "why", "override"}
-    if unknown:
-        raise fail(f"unknown fields {', '.join(sorted(unknown))}")
-    elements = raw.get("elements")
-    if not isinstance(elements, list) or not elements or not all(isinstance(e, str) for e in elements):
-        raise fail("`elements` must be a non-empty list of `instance.element` strings")
-    if raw.get("action") not in ACTIONS:
-        raise fail(f"`action` must be one of {', '.join(ACTIONS)}")
-    why = raw.get("why")
-    if not isinstance(why, str) or len(why.strip()) < 10:
-        raise fail("`why` must say why, in a sentence")
-    became = raw.get("became")
-    if raw["action"] == "deleted":
-        if not isinstance(became, str):
-            raise fail("a deleted element names the composite element that took over its role in `became`")
-    elif not isinstance(became, str):
-        raise fail("`became` must name the composite element")
-    override = raw.get("override")
-    if override is not None and (not isinstance(override, str) or len(override.strip()) < 10):
-        raise fail("`override` must say, in a sentence, why the composite does not use the paper's value")
-    return MergeEntry(
-        tuple(elements),
-        raw["action"],
-        became,
-        why.strip(),
-        line,
-        override.strip() if override is not None else None,
-    )
-
-
-def merge_index(entries: Sequence[MergeEntry]) -> dict[str, MergeEntry]:
-    """Return ``instance.element`` -> its merge-map entry (what it became, and why)."""
-    return {key: entry for entry in entries for key in entry.elements}
-
-
 def merge_map_problems(doc: libsbml.SBMLDocument, entries: list[MergeEntry]) -> list[str]:
     """Compare a merge map with the comp document: every link listed once, nothing listed that is not."""
     actual = {link.key: link for link in links(doc)}
@@ -447,7 +372,7 @@ def merge_map_problems(doc: libsbml.SBMLDocument, entries: list[MergeEntry]) -> 
     return problems
 
 
-def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+def merged_provenance(entry: ModelEntry, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
     """Return provenance by flattened parameter id.
 
     Submodel rows come prefixed ``instance__``; then the composite's own table adds its top-level
@@ -455,19 +380,19 @@ def merged_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Pro
     """
     table: dict[str, Provenance] = {}
     for inst, sub in instances(doc).items():
-        for pid, row in read_provenance(paths.parameters_path(sub)).items():
+        for pid, row in entry.registry.entry(sub).provenance.items():
             table[f"{inst}__{pid}"] = row
-    table.update(read_provenance(paths.parameters_path(model_id)))
+    table.update(entry.provenance)
     return table
 
 
-def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
+def top_provenance(entry: ModelEntry, doc: libsbml.SBMLDocument) -> dict[str, Provenance]:
     """Return provenance by top-level parameter id of a comp document.
 
     The composite's own rows for its top-level parameters, and for each value override ``inst_x`` the
     row of its flattened id ``inst__x``.
     """
-    own = read_provenance(paths.parameters_path(model_id))
+    own = entry.provenance
     table = {k: v for k, v in own.items() if "__" not in k}
     for oid, (inst, sid) in overrides(doc).items():
         row = own.get(flat_id(inst, sid))
@@ -476,44 +401,44 @@ def top_provenance(model_id: str, doc: libsbml.SBMLDocument) -> dict[str, Proven
     return table
 
 
-def merge_map_rows(model_id: str, doc: libsbml.SBMLDocument) -> list[dict[str, str]]:
-    """Return the merge map as rows for people: element, model, action, became, why."""
+def merge_map_rows(entry: ModelEntry, doc: libsbml.SBMLDocument) -> list[dict[str, str]]:
+    """Return a composite's merge map as rows for people: element, model, action, became, why."""
     models = instances(doc)
     rows: list[dict[str, str]] = []
-    for entry in load_merge_map(merge_map_path(model_id)):
-        for key in entry.elements:
+    for item in entry.merge_map:
+        for key in item.elements:
             inst = key.split(".", 1)[0]
             rows.append(
                 {
                     "element": key,
                     "model": models.get(inst, "?"),
-                    "action": entry.action,
-                    "became": entry.became or "",
-                    "why": entry.why,
+                    "action": item.action,
+                    "became": item.became or "",
+                    "why": item.why,
                 }
             )
     return rows
 
 
-def shipped_overrides(model_id: str) -> list[Override] | None:
-    """Return the value overrides of a shipped composite (None when ``model_id`` is not a composite).
+def shipped_overrides(entry: ModelEntry) -> list[Override] | None:
+    """Return the value overrides of a built composite (None for a paper model).
 
-    Read from ``sbml/<id>_comp.xml`` and the merge map; `bcsignal check` prints their number and the
+    Read from its comp SBML file and its merge map; `bcsignal check` prints their number and the
     report can list them (`override_rows`).
     """
-    comp_file = paths.sbml_dir() / f"{model_id}_comp.xml"
-    if not comp_file.is_file() or not merge_map_path(model_id).is_file():
+    comp_file, merge_file = entry.comp_sbml, entry.merge_map_file
+    if comp_file is None or merge_file is None or not comp_file.is_file() or not merge_file.is_file():
         return None
     doc = libsbml.readSBMLFromFile(str(comp_file))
     if doc.getModel() is None or not is_composite(doc):
         return None
-    return value_overrides(doc, load_merge_map(merge_map_path(model_id)))
+    return value_overrides(doc, entry.merge_map)
 
 
-def override_rows(model_id: str) -> list[dict[str, str]]:
+def override_rows(entry: ModelEntry) -> list[dict[str, str]]:
     """Return a composite's value overrides as rows for people: element, model, paper, composite, how, why."""
     rows = []
-    for item in shipped_overrides(model_id) or []:
+    for item in shipped_overrides(entry) or []:
         rows.append(
             {
                 "element": item.element,
@@ -528,64 +453,15 @@ def override_rows(model_id: str) -> list[dict[str, str]]:
     return rows
 
 
-def override_lines(model_id: str) -> list[str]:
+def override_lines(entry: ModelEntry) -> list[str]:
     """Return the lines `bcsignal check` prints for a composite: the override count, then one per override."""
-    found = shipped_overrides(model_id)
+    found = shipped_overrides(entry)
     if found is None:
         return []
-    lines = [f"overrides of paper values in {model_id}: {len(found)}"]
+    lines = [f"overrides of paper values in {entry.id}: {len(found)}"]
     for item in found:
         now = "deleted" if item.value is None else f"{item.value:g}"
         lines.append(
             f"  {item.element} ({item.model}): {item.paper_value:g} -> {now} [{item.how}]: {item.why or '?'}"
         )
     return lines
-
-
-@dataclass(frozen=True)
-class Crosstalk:
-    """One crosstalk arrow of a composite: a modifier read in a reaction where two papers' mechanisms meet."""
-
-    reaction: str  # flattened reaction id
-    modifier: str  # flattened species id the rate law reads
-    what: str
-    pubmed: str
-    doi: str
-    line: int | None
-
-
-def load_crosstalk(path: Path) -> list[Crosstalk]:
-    """Read the `crosstalk:` list of a merge map: each arrow with its reaction, modifier and citation."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
-    raw = data.get("crosstalk", []) if isinstance(data, dict) else []
-    nodes = next((v for k, v in root.value if k.value == "crosstalk"), None) if root is not None else None
-    if not isinstance(raw, list):
-        raise BcsignalError("`crosstalk` must be a list", file=path)
-    found = []
-    for n, item in enumerate(raw):
-        line = nodes.value[n].start_mark.line + 1 if nodes is not None else None
-        fields = ("reaction", "modifier", "what", "pubmed", "doi")
-        if not isinstance(item, dict) or set(item) != set(fields):
-            raise BcsignalError(f"a crosstalk entry has exactly {', '.join(fields)}", file=path, line=line)
-        if not all(isinstance(item[f], str) and item[f].strip() for f in fields):
-            raise BcsignalError("every crosstalk field is a non-empty string", file=path, line=line)
-        if not item["pubmed"].isdigit() or not item["doi"].startswith("10."):
-            raise BcsignalError(
-                "a crosstalk citation is a PubMed id and a DOI (10.x/...)", file=path, line=line
-            )
-        found.append(
-            Crosstalk(
-                reaction=item["reaction"].strip(),
-                modifier=item["modifier"].strip(),
-                what=item["what"].strip(),
-                pubmed=item["pubmed"].strip(),
-                doi=item["doi"].strip(),
-                line=line,
-            )
-        )
-    return found

@@ -12,9 +12,9 @@ import numpy as np
 import roadrunner
 from roadrunner._roadrunner import NamedArray
 
-from bcsignal.errors import BcsignalError
-from bcsignal.limits import MAX_POINTS, MAX_VALUES
-from bcsignal.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, configure
+from bcsignal.core.errors import BcsignalError
+from bcsignal.core.limits import MAX_POINTS, MAX_VALUES
+from bcsignal.engine.simulate import ABSOLUTE_TOLERANCE, RELATIVE_TOLERANCE, configure
 
 #: The only integrator bcsignal runs: the fixed-step ones return silent garbage on stiff models.
 INTEGRATOR = "cvode"

@@ -1,0 +1,1 @@
+"""Analyses over many runs: parameter robustness and its Dask cluster."""

@@ -1,0 +1,1 @@
+"""Checks of built SBML files: libsbml, units, interface, provenance, annotations, steady start."""

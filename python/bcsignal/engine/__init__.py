@@ -1,0 +1,1 @@
+"""The engine: registry models simulated, their claims evaluated and certified (`bcsignal.engine.run`)."""

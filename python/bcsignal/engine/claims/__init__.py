@@ -1,0 +1,1 @@
+"""The claims engine: experiment plans, relations evaluated on trajectories, claim results."""

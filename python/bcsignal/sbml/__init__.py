@@ -1,0 +1,1 @@
+"""SBML from Antimony: reading, annotation, comp composites and merge maps, diagrams, the build."""

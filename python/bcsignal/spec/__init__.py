@@ -1,0 +1,1 @@
+"""The data files' formats: claims files, experiments' protocols, provenance tables, merge maps."""
