@@ -319,7 +319,7 @@ def test_core_wheel_names_the_missing_extra(
             "from bcsignal.copasi import CopasiModel; CopasiModel('<sbml/>')",
             "exchange",
         ),
-        ("matplotlib", "from bcsignal import report; report.robustness_plot({})", "report"),
+        ("matplotlib", "from bcsignal.app import report; report.robustness_plot({})", "report"),
         ("tellurium", "from bcsignal import exchange; exchange.run_with_tellurium(None)", None),
         ("pandas", "bcsignal.run_experiment('Park_BBRC2007', 'NDRG2_IGF1')", "pandas"),
         ("matplotlib", "bcsignal.claim('Park_BBRC2007', 'socs1_induced').plot()", "report"),
@@ -354,7 +354,7 @@ def test_api_names_the_missing_extra(hidden: str, code: str, extra: str | None) 
     ids=["export", "crosscheck", "report", "robustness"],
 )
 def test_cli_names_the_missing_extra_in_one_line(hidden: str, argv: list[str]) -> None:
-    program = f"import sys; sys.modules[{hidden!r}] = None\nfrom bcsignal.cli import main\n"
+    program = f"import sys; sys.modules[{hidden!r}] = None\nfrom bcsignal.app.cli import main\n"
     program += f"sys.exit(main({argv!r}))\n"
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)
     assert result.returncode == 2
