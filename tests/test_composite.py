@@ -18,9 +18,10 @@ from bcsignal.app import cli
 from bcsignal.copasi import CopasiModel, run_protocol
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model
-from bcsignal.engine.simulate import Phase, Protocol, load_sbml_text
+from bcsignal.engine.simulate import load_sbml_text
 from bcsignal.sbml import compose
 from bcsignal.spec.claims import ClaimsFile, load_claims
+from bcsignal.spec.protocol import Phase, Protocol
 
 from .conftest import MODEL_IDS
 

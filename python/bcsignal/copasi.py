@@ -16,7 +16,7 @@ from bcsignal.errors import BcsignalError
 from bcsignal.extras import missing
 
 if TYPE_CHECKING:
-    from bcsignal.simulate import Protocol
+    from bcsignal.spec.protocol import Protocol
 
 #: COPASI's default deterministic method (LSODA) is used with these tolerances unless told otherwise.
 RELATIVE_TOLERANCE = 1e-10

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bcsignal.agreement import agree, scores, worst_index
-from bcsignal.claims import ClaimsFile, simulate_experiments
+from bcsignal.engine.claims.plan import simulate_experiments
 from bcsignal.errors import BcsignalError
 from bcsignal.exchange.execute import ArchiveResults
 from bcsignal.exchange.schedule import Plan
 from bcsignal.simulate import Simulator, Trajectory
+from bcsignal.spec.claims import ClaimsFile
 
 
 @dataclass

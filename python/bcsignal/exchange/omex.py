@@ -15,7 +15,6 @@ import libsbml
 
 from bcsignal import paths
 from bcsignal.annotate import DOI_URI, PUBMED_URI, Author, citation_text, creators_of, read_authors
-from bcsignal.claims import ClaimsFile, load_claims, papers_of, title_of
 from bcsignal.errors import BcsignalError, excerpt
 from bcsignal.exchange.schedule import Plan, plain, plan_experiments, state_locations, state_sbml
 from bcsignal.exchange.sedml import MAX_SEDML_BYTES, sedml_document
@@ -28,8 +27,10 @@ from bcsignal.limits import (
     RATIO_FLOOR,
     max_bytes,
 )
+from bcsignal.registry.papers import papers_of, title_of
 from bcsignal.screen import decode, screen_text
 from bcsignal.simulate import Simulator, new_simulator
+from bcsignal.spec.claims import ClaimsFile, load_claims
 
 libcombine = require("libcombine", "SED-ML and OMEX exchange")
 

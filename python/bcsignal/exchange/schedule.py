@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 import libsbml
 import numpy as np
 
-from bcsignal.claims import ClaimsFile, Experiment, claimed_experiments
+from bcsignal.engine.claims.plan import claimed_experiments
 from bcsignal.errors import BcsignalError
 from bcsignal.simulate import POINTS_PER_PHASE, Simulator
+from bcsignal.spec.claims import ClaimsFile, Experiment
 
 #: Output intervals per phase (the Simulator's dense grid has POINTS_PER_PHASE points per phase).
 INTERVALS_PER_PHASE = POINTS_PER_PHASE - 1

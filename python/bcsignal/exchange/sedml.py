@@ -8,11 +8,11 @@ from typing import Any
 
 import libsbml
 
-from bcsignal.claims import ClaimsFile
 from bcsignal.errors import BcsignalError
 from bcsignal.exchange.schedule import INTERVALS_PER_PHASE, PhaseRun, Plan, State, plain, sbml_values, to_sid
 from bcsignal.extras import require
 from bcsignal.simulate import ABSOLUTE_TOLERANCE, MAXIMUM_NUM_STEPS, RELATIVE_TOLERANCE
+from bcsignal.spec.claims import ClaimsFile
 
 libsedml = require("libsedml", "SED-ML and OMEX exchange")
 
