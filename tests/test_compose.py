@@ -82,6 +82,24 @@ def test_merge_map_form_errors_name_the_line(tmp_path: Path) -> None:
     assert info.value.line == 3
 
 
+@pytest.mark.parametrize("load", [compose.load_merge_map, compose.load_crosstalk])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("format: 1\nentries: &e [1]\ncrosstalk: *e\n", "alias"),
+        ("format: 1\nentries: []\ncrosstalk: " + "[" * 80 + "]" * 80 + "\n", "nests deeper"),
+    ],
+)
+def test_merge_map_is_screened_before_yaml_reads_it(
+    tmp_path: Path, load: Callable[[Path], object], text: str, expected: str
+) -> None:
+    path = tmp_path / "m.merge.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BcsignalError, match=expected) as info:
+        load(path)
+    assert info.value.tool == "screen"
+
+
 def _duo_with(tmp_path: Path, extra: str) -> Built:
     """The duo model with more lines in its main model (tiny.ant copied next to it)."""
     (tmp_path / "tiny.ant").write_text((DATA / "tiny.ant").read_text())

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from bcsignal.core.errors import BcsignalError
+from bcsignal.core.screen import screen_yaml
 
 #: What can happen to a submodel element in a composite (`overridden`: given another value, `inst.x = v`).
 ACTIONS = ("replaced", "shared", "deleted", "overridden")
@@ -27,14 +28,22 @@ class MergeEntry:
     override: str | None = None  # why the composite does not use the paper's value (replaced, deleted)
 
 
-def load_merge_map(path: Path) -> list[MergeEntry]:
-    """Read and check the form of a merge map."""
+def _read(path: Path) -> tuple[Any, Any]:
+    """Return a merge map's YAML node tree (for line numbers) and its data, the text screened first."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
+    screen_yaml(text, path)
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
+
+
+def load_merge_map(path: Path) -> list[MergeEntry]:
+    """Read and check the form of a merge map."""
+    root, data = _read(path)
     if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("entries"), list):
         raise BcsignalError("a merge map is a mapping with `format: 1` and a list `entries`", file=path)
     nodes = next((v for k, v in root.value if k.value == "entries"), None) if root is not None else None
@@ -100,12 +109,7 @@ class Crosstalk:
 
 def load_crosstalk(path: Path) -> list[Crosstalk]:
     """Read the `crosstalk:` list of a merge map: each arrow with its reaction, modifier and citation."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BcsignalError(f"cannot read the merge map: {exc}", file=path) from exc
+    root, data = _read(path)
     raw = data.get("crosstalk", []) if isinstance(data, dict) else []
     nodes = next((v for k, v in root.value if k.value == "crosstalk"), None) if root is not None else None
     if not isinstance(raw, list):
