@@ -43,7 +43,7 @@ MAX_LINES, MAX_FUNCTION_LINES = 400, 60
 #: in docs/architecture.md); a module not listed here that grows past MAX_LINES fails.
 OVER = {
     "bcsignal.analysis.robustness": 815,  # study, worker evaluation, store, statistics, Dask driver
-    "bcsignal.app.cli": 765,  # one command per function; the argument parser is one table
+    "bcsignal.app.cli": 769,  # one command per function; the argument parser is one table
     "bcsignal.engine.certify": 705,  # the switchable copy, composite translation, evaluation
     "bcsignal.app.report": 654,  # plots, network view, pages
     "bcsignal.engine.simulate": 645,  # the Simulator and its Newton steady state
@@ -54,6 +54,7 @@ OVER = {
     "bcsignal.spec.claims": 436,
     "bcsignal.core.screen": 461,
     "bcsignal.app.usermodel": 409,
+    "bcsignal.copasi": 435,  # the COPASI adapter: import, values, time courses (main just changed it)
 }
 #: Functions still over MAX_FUNCTION_LINES, each at most its current length.
 LONG_FUNCTIONS = {

@@ -224,7 +224,9 @@ class CopasiModel:
         unknown = sorted(sid for sid in values if sid not in self._values and sid not in self._species)
         if unknown:
             raise BcsignalError(
-                f"no species or global parameter {', '.join(map(repr, unknown))}", file=self.origin, tool="COPASI"
+                f"no species or global parameter {', '.join(map(repr, unknown))}",
+                file=self.origin,
+                tool="COPASI",
             )
         if not values:
             return

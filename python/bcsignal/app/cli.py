@@ -286,7 +286,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     results = []
     for entry in _models(args.models):
         with _progress(args, f"simulating {entry.id} in libroadrunner and COPASI"):
-            results += crosscheck.check([entry.id])
+            results += crosscheck.compare_shipped([entry.id])
     if args.json:
         print(json.dumps({"format": 1, "models": [r.to_json() for r in results]}, indent=2, sort_keys=True))
     else:
@@ -537,6 +537,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def _results_option(command: argparse.ArgumentParser) -> None:
+    """Give a command the --results option (check, crosscheck)."""
+    command.add_argument(
+        "--results", metavar="FILE", help="write machine-readable results (JSON) (default: none written)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser: every argument has help text that shows its default."""
     p = argparse.ArgumentParser(
@@ -557,7 +564,10 @@ def parser() -> argparse.ArgumentParser:
         help="what to do; `bcsignal COMMAND --help` lists its arguments and their defaults",
     )
 
-    def command(name: str, summary: str, *, quiet: bool = True, json_help: str | None = None) -> Any:
+    def command(
+        name: str, summary: str, *, quiet: bool = True, json_help: str | None = None, models: bool = False
+    ) -> Any:
+        """Add a command; `models` gives it the positional model ids (default: every shipped model)."""
         made = sub.add_parser(name, help=summary, description=summary, formatter_class=HelpFormatter)
         if quiet:
             made.add_argument(
@@ -565,11 +575,11 @@ def parser() -> argparse.ArgumentParser:
             )
         if json_help:
             made.add_argument("--json", action="store_true", help=json_help)
+        if models:
+            made.add_argument("models", nargs="*", help="model ids (default: every shipped model)")
         return made
 
-    models_help = "model ids (default: every shipped model)"
-    b = command("build", "Antimony sources -> sbml/*.xml")
-    b.add_argument("models", nargs="*", help=models_help)
+    b = command("build", "Antimony sources -> sbml/*.xml", models=True)
     b.add_argument(
         "--check", action="store_true", help="rebuild in a temporary folder and compare with sbml/"
     )
@@ -594,8 +604,8 @@ def parser() -> argparse.ArgumentParser:
         "check",
         "simulate and evaluate every claim",
         json_help="print the results as JSON on stdout (what --results writes) instead of the table",
+        models=True,
     )
-    c.add_argument("models", nargs="*", help=models_help)
     c.add_argument(
         "--model",
         metavar="MODEL_OR_FILE",
@@ -612,26 +622,20 @@ def parser() -> argparse.ArgumentParser:
         help="fail unless every claim that is not a definition is certified by its mechanism "
         "(and a user's model must pass with no warning)",
     )
-    c.add_argument(
-        "--results", metavar="FILE", help="write machine-readable results (JSON) (default: none written)"
-    )
+    _results_option(c)
     c.set_defaults(func=cmd_check)
-    e = command("export", "write build/omex/<model>.omex (SBML + SED-ML + metadata)")
-    e.add_argument("models", nargs="*", help=models_help)
+    e = command("export", "write build/omex/<model>.omex (SBML + SED-ML + metadata)", models=True)
     e.add_argument("--out", metavar="DIR", help="folder for the archives (default: build/omex)")
     e.set_defaults(func=cmd_export)
     x = command(
         "crosscheck",
         "compare libroadrunner and COPASI on every claimed experiment",
         json_help="print the comparison as JSON on stdout instead of the table",
+        models=True,
     )
-    x.add_argument("models", nargs="*", help=models_help)
-    x.add_argument(
-        "--results", metavar="FILE", help="write machine-readable results (JSON) (default: none written)"
-    )
+    _results_option(x)
     x.set_defaults(func=cmd_crosscheck)
-    rep = command("report", "write the curation report, build/report/index.html")
-    rep.add_argument("models", nargs="*", help=models_help)
+    rep = command("report", "write the curation report, build/report/index.html", models=True)
     rep.add_argument("--out", metavar="DIR", help="folder for the site (default: build/report)")
     rep.add_argument("--no-crosscheck", action="store_true", help="leave out the COPASI comparison")
     rep.set_defaults(func=cmd_report)

@@ -9,6 +9,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import roadrunner
@@ -305,15 +306,17 @@ class Simulator:
         worst = int(np.argmax(scaled))  # the first NaN, if any
         return float(scaled[worst]), ids[worst]
 
-    def _integrate(self, start: float, end: float) -> None:
+    def _simulate(self, during: str, *args: Any, **kwargs: Any) -> Any:
+        """Return `rr.simulate(*args, **kwargs)`; a CVODE failure becomes a BcsignalError naming `during`."""
         try:
-            self.rr.simulate(start, end, 2)
+            return self.rr.simulate(*args, **kwargs)
         except Exception as exc:
             raise BcsignalError(
-                f"CVODE failed between t={start:g} and t={end:g} min: {exc}",
-                tool="libroadrunner",
-                where=self.name,
+                f"CVODE failed {during}: {exc}", tool="libroadrunner", where=self.name
             ) from exc
+
+    def _integrate(self, start: float, end: float) -> None:
+        self._simulate(f"between t={start:g} and t={end:g} min", start, end, 2)
 
     def preequilibrate(self, knobs: Mapping[str, float]) -> None:
         """Bring the model to the steady state of the given knob settings (cached).
@@ -583,14 +586,11 @@ class Simulator:
             knobs.update(phase.set)
             self._apply(knobs)
             grid = phase_grid(elapsed, phase.duration, observed, dense=dense)
-            try:
-                out = self.rr.simulate(times=[start + t for t in grid], selections=selections)
-            except Exception as exc:
-                raise BcsignalError(
-                    f"CVODE failed in phase starting at t={elapsed:g} min: {exc}",
-                    tool="libroadrunner",
-                    where=self.name,
-                ) from exc
+            out = self._simulate(
+                f"in phase starting at t={elapsed:g} min",
+                times=[start + t for t in grid],
+                selections=selections,
+            )
             data = np.asarray(out)
             chunks.append(data if not chunks else data[1:])
             elapsed += phase.duration
