@@ -19,7 +19,7 @@ from bcsignal.agreement import agree
 from bcsignal.app import cli
 from bcsignal.copasi import CopasiModel
 from bcsignal.core.errors import BcsignalError
-from bcsignal.crosscheck import AGREE_RTOL, check_model, worst_difference
+from bcsignal.crosscheck import AGREE_RTOL, compare_simulators, worst_difference
 from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import DATA, MODEL_IDS
@@ -57,7 +57,7 @@ def tiny_claims() -> ClaimsFile:
 
 
 def test_tiny_model_agrees(tiny_sbml: str, tiny_claims: ClaimsFile) -> None:
-    result = check_model("tiny", tiny_sbml, tiny_claims)
+    result = compare_simulators("tiny", tiny_sbml, tiny_claims)
     assert result.passed and len(result.experiments) == len(tiny_claims.experiments)
 
 
@@ -67,7 +67,7 @@ def test_missing_initial_value_is_caught(tiny_sbml: str, tiny_claims: ClaimsFile
     end = tiny_sbml.index(">", start)
     species = tiny_sbml[start:end]
     stripped = " ".join(part for part in species.split() if not part.startswith("initialConcentration="))
-    result = check_model("tiny", tiny_sbml.replace(species, stripped), tiny_claims)
+    result = compare_simulators("tiny", tiny_sbml.replace(species, stripped), tiny_claims)
     assert not result.passed
     assert any(
         m.startswith("S: COPASI 1,") or m.startswith("S: COPASI 1 ") for m in result.initial_mismatches
@@ -93,7 +93,7 @@ def test_a_different_trajectory_fails(
             super().set_values({k: v * 1.001 if k == "stim" else v for k, v in values.items()})
 
     monkeypatch.setattr(crosscheck, "CopasiModel", SlightlyOff)
-    result = check_model("tiny", tiny_sbml, tiny_claims)
+    result = compare_simulators("tiny", tiny_sbml, tiny_claims)
     failed = {e.experiment for e in result.experiments if not e.passed}
     assert not result.passed and "stimulated" in failed and "rest" not in failed
 

@@ -10,15 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from bcsignal import paths
-
 # two values agree when |a - b| <= AGREE_ATOL + AGREE_RTOL*|b| (b: libroadrunner)
 from bcsignal.agreement import AGREE_ATOL as AGREE_ATOL
 from bcsignal.agreement import AGREE_RTOL as AGREE_RTOL
 from bcsignal.agreement import scores, worst_index
-from bcsignal.claims import ClaimsFile, claimed_experiments, load_claims
+from bcsignal.claims import ClaimsFile, claimed_experiments
 from bcsignal.copasi import CopasiModel, run_protocol
 from bcsignal.errors import BcsignalError
+from bcsignal.registry import ModelEntry
 from bcsignal.simulate import Simulator, Trajectory, new_simulator
 
 #: Tolerances both simulators integrate with.
@@ -159,7 +158,7 @@ def _copasi_protocol(
     }
 
 
-def check_model(
+def compare_simulators(
     model_id: str, sbml: str, claims: ClaimsFile, *, origin: str | Path | None = None
 ) -> ModelCheck:
     """Simulate every claimed experiment of a model with both simulators and compare every output."""
@@ -186,17 +185,9 @@ def check_model(
     return result
 
 
-def check(model_ids: Sequence[str]) -> list[ModelCheck]:
-    """Cross-check shipped models (their SBML in sbml/ and their claims files)."""
-    out = []
-    for mid in model_ids:
-        path = paths.sbml_path(mid)
-        out.append(
-            check_model(
-                mid, path.read_text(encoding="utf-8"), load_claims(paths.claims_path(mid)), origin=path
-            )
-        )
-    return out
+def compare_shipped(entries: Sequence[ModelEntry]) -> list[ModelCheck]:
+    """Cross-check registry models: each one's built SBML against its own claims file."""
+    return [compare_simulators(e.id, e.sbml_text(), e.claims, origin=e.sbml) for e in entries]
 
 
 def table(results: Sequence[ModelCheck]) -> list[str]:

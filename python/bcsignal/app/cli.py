@@ -286,7 +286,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     results = []
     for entry in _models(args.models):
         with _progress(args, f"simulating {entry.id} in libroadrunner and COPASI"):
-            results += crosscheck.compare_shipped([entry.id])
+            results += crosscheck.compare_shipped([entry])
     if args.json:
         print(json.dumps({"format": 1, "models": [r.to_json() for r in results]}, indent=2, sort_keys=True))
     else:

@@ -20,9 +20,9 @@ def collect(entry: ModelEntry, *, with_crosscheck: bool = True) -> ModelSection:
         robustness=read_robustness(entry),
     )
     if with_crosscheck:
-        from bcsignal.crosscheck import check_model
+        from bcsignal.crosscheck import compare_simulators
 
-        section.crosscheck = check_model(entry.id, section.sbml, entry.claims, origin=entry.sbml)
+        section.crosscheck = compare_simulators(entry.id, section.sbml, entry.claims, origin=entry.sbml)
     return section
 
 
