@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bcsignal import paths, registry
+from bcsignal.analysis import robustness
 from bcsignal.core.errors import BcsignalError
 from bcsignal.engine import certify
 from bcsignal.engine.certify import CERTIFIED, DEFINITION, FAILS, NO_MECHANISM, NOT_CERTIFIED
@@ -587,13 +588,22 @@ def test_the_cli_prints_the_format_1_notice(tmp_path: Path) -> None:
 
 def test_robustness_fractions_are_matched_to_results(routes_sbml: str) -> None:
     results = _certified(routes_sbml, _doc(up={"mechanism": [{"set": {"parameter": "ka", "value": 0}}]}))
-    summary = {
-        "model": "tiny",
-        "claims": {"up": {"holds": {"fraction": 0.97}}, "down": {"holds": {"fraction": None}}},
-    }
-    fractions = certify.robustness_fractions(summary)
+    holds = {"up": robustness.Fraction(97, 100, 0.97, (0.92, 0.99)), "down": robustness.Fraction.of(0, 0)}
+    summary = robustness.Summary(
+        model="tiny",
+        samples=100,
+        succeeded=100,
+        failed=0,
+        failures=(),
+        sigma=0.3,
+        seed=0,
+        parameters=("ka",),
+        nominal_failure=None,
+        all_claims_hold=holds["up"],
+        claims={name: robustness.ClaimSummary(h, False, {}, ()) for name, h in holds.items()},
+    )
+    fractions = summary.fractions()
     assert fractions == {"up": 0.97}
     assert fractions[certify.robustness_name(results["up"])] == 0.97
     composite_result = ClaimResult(model="composite", claim=results["up"].claim, suite="tiny")
     assert certify.robustness_name(composite_result) == "tiny::up"
-    assert certify.robustness_fractions(None) == {}

@@ -237,12 +237,14 @@ def test_robustness_study_and_its_plot(tmp_path: Path) -> None:
 
     matplotlib.use("Agg")
     result = bcsignal.robustness_study(PARK, 4, out=tmp_path, seed=3)
-    assert result.summary["samples"] == 4 and result.summary["seed"] == 3
+    assert result.summary.samples == 4 and result.summary.seed == 3
     assert result.table_path.is_file()
     figure = bcsignal.plot_robustness(result.summary)
     (ax,) = figure.get_axes()
     labels = {t.get_text() for t in ax.get_yticklabels()}
-    assert labels == {*result.summary["claims"], "all claims"}
+    assert labels == {*result.summary.claims, "all claims"}
+    (from_json,) = bcsignal.plot_robustness(result.summary.to_json()).get_axes()
+    assert [t.get_text() for t in from_json.get_yticklabels()] == [t.get_text() for t in ax.get_yticklabels()]
 
 
 def test_export_omex_writes_the_archive(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from distributed import LocalCluster
 
 from bcsignal import paths, registry
 from bcsignal.analysis import robustness
-from bcsignal.analysis.robustness import Study, make_study
+from bcsignal.analysis.robustness import Study, execute, make_study
 from bcsignal.app import cli
 from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.run import suite_results
@@ -162,11 +162,12 @@ def test_summary_of_infinite_margins_is_valid_json(fragile: Study) -> None:
         ok=np.ones(4, dtype=bool),
     )
     summary = robustness.summarise(fragile, table)
-    json.dumps(summary, allow_nan=False)
-    assert summary["claims"]["up"]["holds"]["count"] == 4
-    assert summary["claims"]["down"]["holds"]["count"] == 3
-    assert summary["all_claims_hold"]["count"] == 3
-    assert summary["claims"]["up"]["margin_quantiles"]["q95"] == "inf"
+    json.dumps(summary.to_json(), allow_nan=False)
+    assert summary.claims["up"].holds.count == 4
+    assert summary.claims["down"].holds.count == 3
+    assert summary.all_claims_hold.count == 3
+    assert summary.claims["up"].margin_quantiles["q95"] == "inf"
+    assert robustness.Summary.from_json(summary.to_json()) == summary
 
 
 # -- a run, its output and its failures ----------------------------------------------------
@@ -207,6 +208,8 @@ def test_output_schema_and_failed_samples(fragile: Study, reference: Path) -> No
     # the stimulus effect depends on the S/Sp cycle, never decisively on X's parameters
     top_up = summary["claims"]["up"]["top_parameters"][0]
     assert top_up["parameter"] in {"ka", "kb", "kd"}
+    # the typed summary reads summary.json back to the same JSON
+    assert robustness.Summary.from_json(summary).to_json() == summary
 
 
 @pytest.fixture
@@ -235,7 +238,7 @@ def test_dask_runs_give_identical_results(
 def test_a_scheduler_without_workers_is_our_error(
     fragile: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(robustness, "WORKER_WAIT", 1.0)
+    monkeypatch.setattr(execute, "WORKER_WAIT", 1.0)
     with (
         LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as empty,
         pytest.raises(BcsignalError, match="no worker") as info,
@@ -246,7 +249,7 @@ def test_a_scheduler_without_workers_is_our_error(
 
 def test_a_rerun_resumes(fragile: Study, reference: Path, tmp_path: Path) -> None:
     first = robustness.run(fragile, tmp_path, 8, workers=0, progress=False)
-    assert first.evaluated == 8 and first.summary["samples"] == 8
+    assert first.evaluated == 8 and first.summary.samples == 8
     again = robustness.run(fragile, tmp_path, SAMPLES, workers=0, progress=False)
     assert (again.resumed, again.evaluated) == (8, SAMPLES - 8)
     assert (tmp_path / robustness.TABLE).read_bytes() == (reference / robustness.TABLE).read_bytes()
@@ -267,11 +270,11 @@ def test_an_interrupted_run_resumes(
             raise KeyboardInterrupt
         return real(study, start, stop)
 
-    monkeypatch.setattr(robustness, "evaluate_chunk", interrupted)
+    monkeypatch.setattr(execute, "evaluate_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         robustness.run(fragile, tmp_path, SAMPLES, workers=0, chunk_size=4, progress=False)
     assert not (tmp_path / robustness.TABLE).exists()
-    monkeypatch.setattr(robustness, "evaluate_chunk", real)
+    monkeypatch.setattr(execute, "evaluate_chunk", real)
     resumed = robustness.run(fragile, tmp_path, SAMPLES, workers=0, chunk_size=4, progress=False)
     assert resumed.resumed == 8
     assert (tmp_path / robustness.TABLE).read_bytes() == (reference / robustness.TABLE).read_bytes()
@@ -350,10 +353,10 @@ def test_cli_robustness_errors_are_one_paragraph(capsys: pytest.CaptureFixture[s
 def test_report_shows_robustness_per_claim(reference: Path) -> None:
     from bcsignal.app import report
 
-    summary = json.loads((reference / robustness.SUMMARY).read_text())
+    summary = robustness.Summary.from_json(json.loads((reference / robustness.SUMMARY).read_text()))
     svg = report.robustness_plot(summary).decode()
-    assert svg.startswith("<?xml") and all(name in svg for name in summary["claims"])
+    assert svg.startswith("<?xml") and all(name in svg for name in summary.claims)
     html = report._robustness_html("fragile", summary)
-    assert html.count("<tr><td>") == len(summary["claims"])
+    assert html.count("<tr><td>") == len(summary.claims)
     assert "plots/fragile/robustness.svg" in html and "decisive parameters" in html
     assert "No robustness run yet" in report._robustness_html("fragile", None)

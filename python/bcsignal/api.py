@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from bcsignal.analysis.robustness import RunResult
+    from bcsignal.analysis.robustness import RunResult, Summary
 
 #: What the API accepts as a model: a shipped model id (str), a file (Path) or a ModelInput (text).
 Model = str | Path | ModelInput
@@ -445,12 +445,13 @@ def robustness_study(
     return robustness.run(study, folder, samples, workers=workers, progress=progress)
 
 
-def plot_robustness(summary: Mapping[str, Any]) -> Any:
-    """Draw the report's robustness chart of a summary (``robustness_study(...).summary``); return it."""
+def plot_robustness(summary: Summary | Mapping[str, Any]) -> Any:
+    """Draw the report's robustness chart of a summary (``robustness_study(...).summary`` or its JSON)."""
     require("matplotlib", "a robustness plot")
+    from bcsignal.analysis.robustness import Summary
     from bcsignal.app.report import robustness_figure
 
-    return robustness_figure(summary)
+    return robustness_figure(summary if isinstance(summary, Summary) else Summary.from_json(summary))
 
 
 def export_omex(model_id: str, folder: Path) -> Path:

@@ -187,9 +187,10 @@ def _robustness_fractions(entry: ModelEntry) -> dict[str, float]:
     from bcsignal.app.report import read_robustness
 
     try:
-        return certify.robustness_fractions(read_robustness(entry))
+        summary = read_robustness(entry)
     except BcsignalError:
         return {}
+    return summary.fractions() if summary is not None else {}
 
 
 def _statuses(results: Sequence[ClaimResult]) -> str:
@@ -419,28 +420,27 @@ def print_robustness(result: RunResult) -> None:
     """Print a robustness summary: per claim the fraction holding, its 95 % interval and top parameters."""
     summary = result.summary
     print(
-        f"{summary['model']}: {summary['samples']} samples ({summary['failed']} failed), "
-        f"sigma {summary['sigma']:g}, seed {summary['seed']}, {len(summary['parameters'])} parameters sampled"
+        f"{summary.model}: {summary.samples} samples ({summary.failed} failed), "
+        f"sigma {summary.sigma:g}, seed {summary.seed}, {len(summary.parameters)} parameters sampled"
     )
-    if summary["nominal_failure"]:
-        print(f"  the nominal parameter set itself fails: {summary['nominal_failure']}")
-    width = max(len("all claims"), *(len(c) for c in summary["claims"]))
+    if summary.nominal_failure:
+        print(f"  the nominal parameter set itself fails: {summary.nominal_failure}")
+    width = max(len("all claims"), *(len(c) for c in summary.claims))
     print(f"  {'claim':<{width}}  holds  95% interval    nominal  decisive parameters (Spearman rho)")
 
-    def line(name: str, holds: dict[str, Any], nominal: str, top: str) -> None:
-        fraction = "  -  " if holds["fraction"] is None else f"{holds['fraction']:.3f}"
-        low, high = holds["interval95"]
+    def line(name: str, holds: robustness.Fraction, nominal: str, top: str) -> None:
+        fraction = "  -  " if holds.fraction is None else f"{holds.fraction:.3f}"
+        low, high = holds.interval95
         print(f"  {name:<{width}}  {fraction}  [{low:.3f}, {high:.3f}]  {nominal:>7}  {top}".rstrip())
 
-    for name, entry in summary["claims"].items():
-        nominal = entry.get("nominal_margin")
+    for name, entry in summary.claims.items():
+        nominal = entry.nominal_margin
         shown = f"{nominal:+.3f}" if isinstance(nominal, float) else str(nominal or "")
-        top = ", ".join(f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3])
-        suffix = " (excused)" if entry["excused"] else ""
-        line(name, entry["holds"], shown, top + suffix)
-    line("all claims", summary["all_claims_hold"], "", "")
-    for failure in summary["failures"][:5]:
-        print(f"  failed x{failure['count']}: {failure['example']}")
+        top = ", ".join(f"{t.parameter} {t.spearman:+.2f}" for t in entry.top_parameters[:3])
+        line(name, entry.holds, shown, top + (" (excused)" if entry.excused else ""))
+    line("all claims", summary.all_claims_hold, "", "")
+    for failure in summary.failures[:5]:
+        print(f"  failed x{failure.count}: {failure.example}")
     rate = result.evaluated / result.seconds if result.seconds > 0 else 0.0
     print(
         f"{result.evaluated} sample(s) evaluated {result.executor} in {result.seconds:.1f} s "
@@ -473,7 +473,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     if args.json:
-        print(json.dumps(result.summary, indent=2))
+        print(json.dumps(result.summary.to_json(), indent=2))
     elif not args.quiet:
         print_robustness(result)
     return 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import libsbml
 
 from bcsignal import __version__, registry
+from bcsignal.analysis.robustness.summary import Summary
 from bcsignal.checks.validation import Report, interface_vocabulary, read_document
 from bcsignal.core.errors import BcsignalError
 from bcsignal.core.extras import require
@@ -79,7 +80,7 @@ class ModelSection:
     run: ModelRun
     validation: list[Report]
     crosscheck: ModelCheck | None
-    robustness: dict[str, Any] | None = None
+    robustness: Summary | None = None
 
     @property
     def entry(self) -> ModelEntry:
@@ -122,7 +123,7 @@ class ModelSection:
         return self.run.entry.sbml_text()
 
 
-def read_robustness(entry: ModelEntry) -> dict[str, Any] | None:
+def read_robustness(entry: ModelEntry) -> Summary | None:
     """Return the summary of the model's last default robustness run, if there is one."""
     path = robustness_summary_path(entry)
     if not path.is_file():
@@ -133,7 +134,7 @@ def read_robustness(entry: ModelEntry) -> dict[str, Any] | None:
         raise BcsignalError(f"cannot read the robustness summary: {exc}", file=path) from exc
     if data.get("model") != entry.id or not isinstance(data.get("claims"), dict):
         raise BcsignalError(f"not a robustness summary of {entry.id}", file=path)
-    return data
+    return Summary.from_json(data, origin=str(path))
 
 
 # ---------------------------------------------------------------------------
@@ -221,16 +222,16 @@ def robustness_dir(entry: ModelEntry) -> Path:
     return entry.registry.robustness_dir(entry.id)
 
 
-def robustness_figure(summary: Mapping[str, Any]) -> Any:
+def robustness_figure(summary: Summary) -> Any:
     """Return the matplotlib Figure of a robustness summary: per claim the fraction holding (95 % CI)."""
     require("matplotlib", "a robustness plot")
     import matplotlib.pyplot as plt
 
-    names = [*summary["claims"], "all claims"]
-    entries = [*(summary["claims"][n]["holds"] for n in summary["claims"]), summary["all_claims_hold"]]
-    fractions = [e["fraction"] if e["fraction"] is not None else 0.0 for e in entries]
-    low = [max(0.0, f - e["interval95"][0]) for f, e in zip(fractions, entries, strict=True)]
-    high = [max(0.0, e["interval95"][1] - f) for f, e in zip(fractions, entries, strict=True)]
+    names = [*summary.claims, "all claims"]
+    entries = [*(c.holds for c in summary.claims.values()), summary.all_claims_hold]
+    fractions = [e.fraction if e.fraction is not None else 0.0 for e in entries]
+    low = [max(0.0, f - e.interval95[0]) for f, e in zip(fractions, entries, strict=True)]
+    high = [max(0.0, e.interval95[1] - f) for f, e in zip(fractions, entries, strict=True)]
     fig, ax = plt.subplots(figsize=(PLOT_WIDTH, 0.26 * len(names) + 1.4), layout="constrained")
     y = list(range(len(names)))[::-1]
     ax.barh(y, fractions, xerr=[low, high], color="#54aeff", ecolor="#57606a", capsize=2, height=0.7)
@@ -238,15 +239,15 @@ def robustness_figure(summary: Mapping[str, Any]) -> Any:
     ax.tick_params(axis="x", labelsize=LEGEND_POINTS)
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"fraction of {summary['samples']} parameter samples where the claim holds\n"
-        f"(log-normal, sigma {summary['sigma']:g}, seed {summary['seed']}; bars: 95 % Wilson interval)",
+        f"fraction of {summary.samples} parameter samples where the claim holds\n"
+        f"(log-normal, sigma {summary.sigma:g}, seed {summary.seed}; bars: 95 % Wilson interval)",
         fontsize=LABEL_POINTS,
     )
     ax.grid(True, axis="x", lw=0.3, alpha=0.6)
     return fig
 
 
-def robustness_plot(summary: Mapping[str, Any]) -> bytes:
+def robustness_plot(summary: Summary) -> bytes:
     """Return an SVG bar chart: per claim, the fraction of parameter samples where it holds (95 % CI)."""
     _svg_backend()
     return _svg(robustness_figure(summary))
@@ -381,15 +382,12 @@ def source_in_words(claim: Claim) -> dict[str, Any]:
     return {"kind": kind, "detail": "" if detail == kind else detail, "prediction": prediction}
 
 
-def _robustness_entry(summary: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
-    if not summary:
+def _robustness_entry(summary: Summary | None, name: str) -> dict[str, Any] | None:
+    entry = summary.claims.get(name) if summary is not None else None
+    if entry is None:
         return None
-    entry = summary.get("claims", {}).get(name)
-    if not isinstance(entry, Mapping):
-        return None
-    holds = entry.get("holds", {})
-    fraction = holds.get("fraction")
-    low, high = holds.get("interval95", (0.0, 1.0))
+    fraction = entry.holds.fraction
+    low, high = entry.holds.interval95
     return {
         "fraction": "-" if fraction is None else f"{fraction:.0%}",
         "interval": f"[{low:.0%}, {high:.0%}]",
@@ -510,20 +508,18 @@ def merge_map_html(rows: Sequence[Mapping[str, str]]) -> str:
     return str(_template("merge_map.html.j2").render(rows=rows))
 
 
-def _robustness_html(model_id: str, summary: Mapping[str, Any] | None) -> str:
+def _robustness_html(model_id: str, summary: Summary | None) -> str:
     """Render the robustness part of a model's page."""
     rows = []
-    for name, entry in (summary or {}).get("claims", {}).items():
-        holds = entry["holds"]
-        low, high = holds["interval95"]
+    for name, entry in (summary.claims if summary is not None else {}).items():
+        holds = entry.holds
+        low, high = holds.interval95
         rows.append(
             {
                 "name": name,
-                "fraction": "-" if holds["fraction"] is None else f"{holds['fraction']:.3f}",
+                "fraction": "-" if holds.fraction is None else f"{holds.fraction:.3f}",
                 "interval": f"[{low:.3f}, {high:.3f}]",
-                "top": ", ".join(
-                    f"{t['parameter']} {t['spearman']:+.2f}" for t in entry["top_parameters"][:3]
-                ),
+                "top": ", ".join(f"{t.parameter} {t.spearman:+.2f}" for t in entry.top_parameters[:3]),
             }
         )
     return str(

@@ -687,18 +687,6 @@ def format_notice(claims: ClaimsFile) -> str:
     return f"notice: {shown} is claims format 1: its claims carry no mechanism (status {NO_MECHANISM!r})"
 
 
-def robustness_fractions(summary: Mapping[str, Any] | None) -> dict[str, float]:
-    """Return claim test id -> the fraction of robustness samples in which it holds (from a summary)."""
-    if not summary:
-        return {}
-    found: dict[str, float] = {}
-    for name, entry in summary.get("claims", {}).items():
-        fraction = entry.get("holds", {}).get("fraction") if isinstance(entry, Mapping) else None
-        if isinstance(fraction, int | float):
-            found[str(name)] = float(fraction)
-    return found
-
-
 def robustness_name(result: ClaimResult) -> str:
     """Return a result's column in its model's robustness run: ``claim`` or ``paper::claim``."""
     suite = result.suite or result.model
