@@ -42,9 +42,9 @@ MAX_LINES, MAX_FUNCTION_LINES = 400, 60
 #: Modules still over MAX_LINES, each at most its current length: they are split next (the reasons are
 #: in docs/architecture.md); a module not listed here that grows past MAX_LINES fails.
 OVER = {
-    "bcsignal.app.cli": 769,  # one command per function; the argument parser is one table
-    "bcsignal.engine.certify": 705,  # the switchable copy, composite translation, evaluation
-    "bcsignal.app.report": 654,  # plots, network view, pages
+    "bcsignal.app.cli": 554,  # one handler per command (11); their options are in app/options
+    "bcsignal.engine.certify": 693,  # the switchable copy, composite translation, evaluation
+    "bcsignal.app.report": 650,  # plots, network view, pages
     "bcsignal.engine.simulate": 645,  # the Simulator and its Newton steady state
     "bcsignal.sbml.diagram": 563,  # layout, render style, SVG view
     "bcsignal.sbml.annotate": 544,  # model, species and semantic annotation
@@ -57,7 +57,6 @@ OVER = {
 }
 #: Functions still over MAX_FUNCTION_LINES, each at most its current length.
 LONG_FUNCTIONS = {
-    "bcsignal.app.cli.parser": 178,  # the command line's options, one add_argument per line
     "bcsignal.spec.claims._build": 103,
     "bcsignal.engine.simulate.solve_steady_state": 90,
     "bcsignal.copasi.time_course": 85,  # another developer's
