@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from bcsignal import registry
-from bcsignal.agreement import scores
 from bcsignal.analysis import robustness
-from bcsignal.copasi import CopasiModel, run_protocol
+from bcsignal.core.agreement import scores
 from bcsignal.core.files import atomic_write_text
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
+from bcsignal.engine.copasi import CopasiModel, run_protocol
 from bcsignal.engine.run import model_simulator, suite_results
 from bcsignal.engine.simulate import (
     ABSOLUTE_TOLERANCE,

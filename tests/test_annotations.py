@@ -149,7 +149,7 @@ _UNKNOWN_MIRIAM = re.compile(r"^CAnnotation \(\d+\): The MIRIAM resource '[^']+'
 @pytest.mark.parametrize("path", SHIPPED, ids=SHIPPED_IDS)
 def test_copasi_imports_every_shipped_file_without_warnings(path: Path) -> None:
     pytest.importorskip("COPASI")
-    from bcsignal.copasi import drain_messages, new_data_model, retire
+    from bcsignal.engine.copasi import drain_messages, new_data_model, retire
 
     drain_messages()
     dm = new_data_model()

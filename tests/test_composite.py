@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from bcsignal import paths, registry
-from bcsignal.agreement import agree, scores
 from bcsignal.app import cli
-from bcsignal.copasi import CopasiModel, run_protocol
+from bcsignal.core.agreement import agree, scores
 from bcsignal.engine.claims.results import ClaimResult
+from bcsignal.engine.copasi import CopasiModel, run_protocol
 from bcsignal.engine.run import run_model
 from bcsignal.engine.simulate import load_sbml_text
 from bcsignal.sbml import compose

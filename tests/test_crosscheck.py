@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bcsignal import copasi as copasi_module
-from bcsignal import crosscheck
-from bcsignal.agreement import agree
-from bcsignal.app import cli
-from bcsignal.copasi import CopasiModel
+from bcsignal.app import cli, crosscheck
+from bcsignal.app.crosscheck import AGREE_RTOL, compare_simulators, worst_difference
+from bcsignal.core.agreement import agree
 from bcsignal.core.errors import BcsignalError
-from bcsignal.crosscheck import AGREE_RTOL, compare_simulators, worst_difference
+from bcsignal.engine import copasi as copasi_module
+from bcsignal.engine.copasi import CopasiModel
 from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import DATA, MODEL_IDS
@@ -117,7 +116,7 @@ def test_unclean_import_is_refused(tiny_sbml: str) -> None:
 
 @pytest.mark.parametrize(
     ("importer", "encoding"),
-    [("from bcsignal.copasi import _copasi; _copasi()", "UTF-8"), ("import COPASI", "ANSI_X3.4-1968")],
+    [("from bcsignal.engine.copasi import _copasi; _copasi()", "UTF-8"), ("import COPASI", "ANSI_X3.4-1968")],
 )
 def test_importing_copasi_keeps_the_text_encoding(importer: str, encoding: str) -> None:
     """python-copasi sets every locale category to C on import; bcsignal puts the character type back."""

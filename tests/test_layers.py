@@ -13,12 +13,11 @@ import pytest
 import bcsignal
 
 PACKAGE = Path(bcsignal.__file__).resolve().parent
-#: The layers, lowest first: a module may import from its own layer and the ones below. `copasi`,
-#: `agreement` and `crosscheck` are still top-level modules, each given its layer in TOP_LEVEL.
+#: The layers, lowest first: a module may import from its own layer and the ones below. Top-level
+#: modules are given their layer in TOP_LEVEL.
 LAYERS = ("core", "spec", "registry", "sbml", "engine", "checks", "analysis", "exchange", "app")
 #: Top-level modules and the layer each belongs to: the public facade and API are applications; the
-#: rest re-export a layer's module, or (copasi, the simulator adapter; agreement, the one metric;
-#: crosscheck) are not yet moved into a layer folder.
+#: rest only re-export a layer's module under its public name (`bcsignal.errors`, `bcsignal.copasi`, ...).
 TOP_LEVEL = {
     "__init__": "app",
     "facade": "app",
@@ -53,13 +52,13 @@ OVER = {
     "bcsignal.spec.claims": 436,
     "bcsignal.core.screen": 461,
     "bcsignal.app.usermodel": 409,
-    "bcsignal.copasi": 435,  # the COPASI adapter: import, values, time courses (main just changed it)
+    "bcsignal.engine.copasi": 435,  # the COPASI adapter: import, values, time courses (main just changed it)
 }
 #: Functions still over MAX_FUNCTION_LINES, each at most its current length.
 LONG_FUNCTIONS = {
     "bcsignal.spec.claims._build": 103,
     "bcsignal.engine.simulate.solve_steady_state": 90,
-    "bcsignal.copasi.time_course": 85,  # another developer's
+    "bcsignal.engine.copasi.time_course": 85,  # another developer's
     "bcsignal.core.screen.screen_xml": 80,
     "bcsignal.sbml.diagram._render": 75,
     "bcsignal.sbml.compose.value_overrides": 74,

@@ -1,3 +1,3 @@
-"""Re-export of `bcsignal.sbml.annotate` for the modules not yet in a layer (exchange, copasi, crosscheck)."""
+"""Re-export of `bcsignal.sbml.annotate` for its public name and the exchange package's imports."""
 
 from bcsignal.sbml.annotate import *  # noqa: F403

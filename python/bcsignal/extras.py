@@ -1,3 +1,3 @@
-"""Re-export of `bcsignal.core.extras` for the modules not yet in a layer (exchange, copasi, crosscheck)."""
+"""Re-export of `bcsignal.core.extras` for its public name and the exchange package's imports."""
 
 from bcsignal.core.extras import *  # noqa: F403

@@ -1,3 +1,3 @@
-"""Re-export of `bcsignal.core.files` for the modules not yet in a layer (exchange, copasi, crosscheck)."""
+"""Re-export of `bcsignal.core.files` for its public name and the exchange package's imports."""
 
 from bcsignal.core.files import *  # noqa: F403

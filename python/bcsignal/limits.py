@@ -1,3 +1,3 @@
-"""Re-export of `bcsignal.core.limits` for the modules not yet in a layer (exchange, copasi, crosscheck)."""
+"""Re-export of `bcsignal.core.limits` for its public name and the exchange package's imports."""
 
 from bcsignal.core.limits import *  # noqa: F403

@@ -1,3 +1,3 @@
-"""Re-export of `bcsignal.core.screen` for the modules not yet in a layer (exchange, copasi, crosscheck)."""
+"""Re-export of `bcsignal.core.screen` for its public name and the exchange package's imports."""
 
 from bcsignal.core.screen import *  # noqa: F403

@@ -279,7 +279,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     """Simulate every claimed experiment with libroadrunner and COPASI and compare every output."""
-    from bcsignal import crosscheck
+    from bcsignal.app import crosscheck
 
     results = []
     for entry in _models(args.models):

@@ -20,7 +20,7 @@ def collect(entry: ModelEntry, *, with_crosscheck: bool = True) -> ModelSection:
         robustness=read_robustness(entry),
     )
     if with_crosscheck:
-        from bcsignal.crosscheck import compare_simulators
+        from bcsignal.app.crosscheck import compare_simulators
 
         section.crosscheck = compare_simulators(entry.id, section.sbml, entry.claims, origin=entry.sbml)
     return section

@@ -30,7 +30,7 @@ from bcsignal.spec.provenance import Provenance
 from bcsignal.spec.relations import relation
 
 if TYPE_CHECKING:
-    from bcsignal.crosscheck import ModelCheck
+    from bcsignal.app.crosscheck import ModelCheck
     from bcsignal.engine.run import ModelRun
     from bcsignal.engine.trajectory import Trajectory
 

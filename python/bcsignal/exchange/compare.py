@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bcsignal.agreement import agree, scores, worst_index
+from bcsignal.core.agreement import agree, scores, worst_index
 from bcsignal.engine.claims.plan import simulate_experiments
 from bcsignal.errors import BcsignalError
 from bcsignal.exchange.execute import ArchiveResults

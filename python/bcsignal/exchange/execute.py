@@ -18,7 +18,7 @@ from typing import Any
 import libsbml
 import numpy as np
 
-from bcsignal.copasi import sedml_time_course
+from bcsignal.engine.copasi import sedml_time_course
 from bcsignal.errors import BcsignalError, excerpt
 from bcsignal.exchange.omex import check_sources, checked_members, sedml_member, sedml_text
 from bcsignal.exchange.sedml import libsedml
