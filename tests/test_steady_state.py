@@ -11,7 +11,7 @@ import pytest
 from bcsignal import paths, registry
 from bcsignal.analysis import robustness
 from bcsignal.core.errors import BcsignalError
-from bcsignal.engine import simulate
+from bcsignal.engine import newton
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.run import run_model, suite_results
 from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
@@ -136,7 +136,7 @@ def test_a_failed_solve_falls_back_to_integration(monkeypatch: pytest.MonkeyPatc
         for e in load_claims(paths.claims_path(model_id)).experiments.values()
         if e.protocol.preequilibration
     )
-    monkeypatch.setattr(simulate, "NEWTON_MAX_ITERATIONS", 0)  # Newton stays at the initial state
+    monkeypatch.setattr(newton, "NEWTON_MAX_ITERATIONS", 0)  # Newton stays at the initial state
     sim.preequilibrate(knobs)
     assert sim.last_preequilibration == INTEGRATION
     assert sum(sim.fallbacks.values()) == 1 and sim.newton_solves == 0

@@ -55,6 +55,23 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _scheduler_address(scheduler: subprocess.Popen[bytes], scheduler_file: Path) -> str:
+    """Return the address a starting `dask scheduler` writes into its scheduler file (`address_cluster`)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if scheduler.poll() is not None:
+            raise BcsignalError("`dask scheduler` exited on start", tool="dask")
+        if time.monotonic() > deadline:
+            raise BcsignalError(f"`dask scheduler` gave no address in {START_TIMEOUT:g} s", tool="dask")
+        try:
+            address = str(json.loads(scheduler_file.read_text(encoding="utf-8"))["address"])
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.2)
+            continue
+        if address:
+            return address
+
+
 @contextmanager
 def address_cluster(workers: int = 2, *, host: str = "127.0.0.1") -> Iterator[AddressCluster]:
     """Start `dask scheduler` and `workers` single-threaded `dask worker` processes bound to `host`.
@@ -86,19 +103,7 @@ def address_cluster(workers: int = 2, *, host: str = "127.0.0.1") -> Iterator[Ad
                     **quiet,  # type: ignore[call-overload]
                 )
             )
-            deadline = time.monotonic() + START_TIMEOUT
-            address = ""
-            while not address:
-                if processes[0].poll() is not None:
-                    raise BcsignalError("`dask scheduler` exited on start", tool="dask")
-                if time.monotonic() > deadline:
-                    raise BcsignalError(
-                        f"`dask scheduler` gave no address in {START_TIMEOUT:g} s", tool="dask"
-                    )
-                try:
-                    address = str(json.loads(scheduler_file.read_text(encoding="utf-8"))["address"])
-                except (OSError, ValueError, KeyError):
-                    time.sleep(0.2)
+            address = _scheduler_address(processes[0], scheduler_file)
             for _ in range(workers):
                 processes.append(
                     subprocess.Popen(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,22 @@ def _is_phospho_form(model: libsbml.Model, species: libsbml.Species) -> bool:
     return known or model.getSpecies(f"{base}_free") is not None
 
 
+def _species_gaps(model: libsbml.Model) -> Iterator[str]:
+    """Yield each species' annotation gap (`annotation_issues`)."""
+    for s in model.getListOfSpecies():
+        sid = s.getId()
+        if not s.isSetSBOTerm() or not libsbml.SBO.isMaterialEntity(s.getSBOTerm()):
+            yield f"species {sid}: SBO term must come from the material-entity branch"
+        identity = [u for u in _resources(s, libsbml.BQB_IS) if is_species_identity(u)]
+        parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if is_species_identity(u)]
+        if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
+            yield f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)"
+        if _is_phospho_form(model, s):
+            mods = [u for u in _resources(s, libsbml.BQB_HAS_VERSION) if PSIMOD_TERM.match(u)]
+            if not mods:
+                yield f"species {sid}: phosphorylated form without bqbiol:hasVersion PSI-MOD term"
+
+
 def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> list[Issue]:
     """Check BioModels-grade annotation coverage; every gap is an error."""
     issues = []
@@ -189,18 +205,8 @@ def annotation_issues(model: libsbml.Model, phenotypes: Iterable[str] = ()) -> l
         gap("model: no creator")
     if history is None or not history.isSetCreatedDate():
         gap("model: no created date")
-    for s in model.getListOfSpecies():
-        sid = s.getId()
-        if not s.isSetSBOTerm() or not libsbml.SBO.isMaterialEntity(s.getSBOTerm()):
-            gap(f"species {sid}: SBO term must come from the material-entity branch")
-        identity = [u for u in _resources(s, libsbml.BQB_IS) if is_species_identity(u)]
-        parts = [u for u in _resources(s, libsbml.BQB_HAS_PART) if is_species_identity(u)]
-        if not identity and not (s.getSBOTerm() == SBO_COMPLEX and len(parts) >= 2):
-            gap(f"species {sid}: no bqbiol:is UniProt/ChEBI/miRBase (or hasPart for a complex)")
-        if _is_phospho_form(model, s):
-            mods = [u for u in _resources(s, libsbml.BQB_HAS_VERSION) if PSIMOD_TERM.match(u)]
-            if not mods:
-                gap(f"species {sid}: phosphorylated form without bqbiol:hasVersion PSI-MOD term")
+    for message in _species_gaps(model):
+        gap(message)
     for r in model.getListOfReactions():
         if not r.isSetSBOTerm():
             gap(f"reaction {r.getId()}: no SBO term")

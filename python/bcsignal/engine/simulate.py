@@ -16,6 +16,9 @@ import roadrunner
 
 from bcsignal.core.errors import BcsignalError, native_message
 from bcsignal.core.screen import read_screened, screen_text
+from bcsignal.engine import newton
+from bcsignal.engine.newton import STEADY_ATOL as STEADY_ATOL
+from bcsignal.engine.newton import STEADY_RTOL as STEADY_RTOL
 from bcsignal.engine.trajectory import (
     State,
     Trajectory,
@@ -33,38 +36,15 @@ ABSOLUTE_TOLERANCE = 1e-12
 MAXIMUM_NUM_STEPS = 200_000
 #: Pre-equilibration integrates in chunks of these lengths (minutes) until converged.
 PREEQUILIBRATION_HORIZONS = (1e3, 1e4, 1e5, 1e6, 1e7)
-#: A state is steady when every |dx/dt| <= STEADY_RTOL*|x| + STEADY_ATOL (per minute).
-STEADY_RTOL = 1e-7
-#: Absolute floor of the steady-state test (nM per minute).
-STEADY_ATOL = 1e-9
 
 #: Pre-equilibration methods: how each experiment's starting steady state was found.
 NEWTON, INTEGRATION = "newton", "integration"
 #: What `Simulator.steady_state_method` accepts: Newton with an integration fallback, or integration only.
 STEADY_STATE_METHODS = (NEWTON, INTEGRATION)
-#: Newton iterations before pre-equilibration gives up and integrates instead.
-NEWTON_MAX_ITERATIONS = 15
-#: Newton stops when this many iterations in a row do not lower its best residual norm (rounding).
-NEWTON_STALL = 3
-#: Newton stops when every scaled residual (see `Simulator.residual`) is at most this.
-NEWTON_RESIDUAL = 1e-6
-#: ...or when no step changes any state by more than this relative amount (plus NEWTON_STEP_ATOL).
-NEWTON_STEP_RTOL = 1e-12
-#: Absolute floor of that step test (nM, or dimensionless for scores).
-NEWTON_STEP_ATOL = 1e-15
 #: Relative step of the finite-difference Jacobian (with absolute floor JACOBIAN_STEP_FLOOR).
 JACOBIAN_STEP = 1e-7
 #: Absolute floor of the finite-difference step (nM).
 JACOBIAN_STEP_FLOOR = 1e-10
-#: A Newton steady state is accepted only if it is stable: every eigenvalue of the Jacobian on the
-#: stoichiometric subspace has a real part below this (per minute). A slower growth would not show
-#: within the longest integration horizon either (1/1e7 min), so the test only rejects real instability.
-STABILITY_LIMIT = 1e-7
-#: States of a Newton solution smaller than this in magnitude (nM) are rounding residue of 0 and set to 0.
-NEWTON_ZERO = 1e-20
-#: Concentrations down to minus this (nM) count as zero in a Newton solution (CVODE's absolute tolerance);
-#: anything more negative rejects the solution.
-NEGATIVE_FLOOR = 1e-12
 
 #: At most this many compiled models are kept per process by `cached_simulator`.
 SIMULATOR_CACHE_SIZE = 16
@@ -497,60 +477,17 @@ class Simulator:
         f = self._rates_at(x)
         if not np.isfinite(f).all():
             return "non-finite rates at the starting point"
-        best, scaled = merit(x, f)
-        stalled = 0
-        for _ in range(NEWTON_MAX_ITERATIONS):
-            drift = np.abs(weights @ x - totals) / total_scale
-            if scaled.max() <= NEWTON_RESIDUAL and drift.max(initial=0.0) <= 1.0:
-                break
-            # the step = Q dz + p: p restores the conserved totals, dz solves the reduced system
-            jac = self._jacobian(x, f)
-            correction = lift @ (totals - weights @ x)
-            try:
-                dz = np.linalg.solve(basis.T @ jac @ basis, -(basis.T @ (f + jac @ correction)))
-            except np.linalg.LinAlgError:
-                return "the reduced Jacobian is singular"
-            step = basis @ dz + correction
-            if not np.isfinite(step).all():
-                return "the Newton step is not finite"
-            # damp the step (at most 1/16) to keep positive states positive, then project onto x >= 0;
-            # the acceptance tests below, not the line search, decide whether the solution is used
-            damping = 1.0
-            held = x > STEADY_ATOL  # states near 0 are projected, not damped for (they would stall)
-            while damping > 1 / 16 and (x + damping * step < 0)[held].any():
-                damping /= 2
-            trial = np.maximum(x + damping * step, 0.0)
-            f = self._rates_at(trial)
-            if not np.isfinite(f).all():
-                return "non-finite rates on the way"
-            tiny = np.abs(trial - x) <= NEWTON_STEP_RTOL * np.abs(trial) + NEWTON_STEP_ATOL
-            x = trial
-            norm, scaled = merit(x, f)
-            if norm < best:
-                best, stalled = norm, 0
-            else:
-                stalled += 1
-                if stalled >= NEWTON_STALL:
-                    break  # converged as far as rounding allows, or stuck: the tests below tell
-            if tiny.all():
-                break
-        if (x < -NEGATIVE_FLOOR).any():
-            return "the solution has a negative concentration"
-        # rounding leaves ~1e-30 nM where a state is exactly 0 (a knockout): that is 0, as integration has it
-        x = np.where(np.abs(x) < NEWTON_ZERO, 0.0, np.maximum(x, 0.0))
-        f = self._rates_at(x)
-        if not np.isfinite(f).all():
-            return "non-finite rates at the solution"
-        _, scaled = merit(x, f)
-        if not scaled.max() <= 1.0:
-            return f"Newton's end point fails the steady-state test ({scaled.max():.3g}x the tolerance)"
-        if not (np.abs(weights @ x - totals) <= total_scale).all():
-            return "the solution breaks a conservation law"
-        jac = self._jacobian(x, f)
-        reduced = basis.T @ jac @ basis
-        if reduced.size and np.linalg.eigvals(reduced).real.max() >= STABILITY_LIMIT:
-            return "the solution is unstable"
-        self._rates_at(x)  # leave the model at the solution
+        solved = newton.iterate(
+            x, f, merit, self._rates_at, self._jacobian, weights, totals, total_scale, basis, lift
+        )
+        if isinstance(solved, str):
+            return solved
+        accepted = newton.accept(
+            solved, merit, self._rates_at, self._jacobian, weights, totals, total_scale, basis
+        )
+        if isinstance(accepted, str):
+            return accepted
+        self._rates_at(accepted)  # leave the model at the solution
         self._model.setTime(0.0)
         return None
 
