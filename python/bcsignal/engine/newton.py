@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,44 +31,54 @@ NEWTON_ZERO = 1e-20
 #: anything more negative rejects the solution.
 NEGATIVE_FLOOR = 1e-12
 
-#: The merit of an iterate x with rates f: the norm of its scaled residual and drift, and the residual.
-Merit = Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]
 #: The model's rates at a state, and its Jacobian there (given the rates).
 Rates = Callable[[np.ndarray], np.ndarray]
 Jacobian = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def iterate(
-    x: np.ndarray,
-    f: np.ndarray,
-    merit: Merit,
-    rates: Rates,
-    jacobian: Jacobian,
-    weights: np.ndarray,
-    totals: np.ndarray,
-    total_scale: np.ndarray,
-    basis: np.ndarray,
-    lift: np.ndarray,
-) -> np.ndarray | str:
+@dataclass(frozen=True)
+class Reduced:
+    """What Newton solves: a model's rates and Jacobian, and its conservation laws."""
+
+    rates: Rates
+    jacobian: Jacobian
+    #: The conservation laws: `weights` @ x equals `totals`, to within `total_scale`.
+    weights: np.ndarray
+    totals: np.ndarray
+    total_scale: np.ndarray
+    #: Q, a basis of the conservation-reduced space, and the least-norm lift of a change of the totals.
+    basis: np.ndarray
+    lift: np.ndarray
+
+    def merit(self, x: np.ndarray, f: np.ndarray) -> tuple[float, np.ndarray]:
+        """Return the norm of x's scaled residual (rates `f`) and drift from the totals, and the residual."""
+        scaled = np.abs(f) / (STEADY_RTOL * np.abs(x) + STEADY_ATOL)
+        drift = (self.weights @ x - self.totals) / self.total_scale
+        return float(np.sqrt((scaled * scaled).sum() + (drift * drift).sum())), scaled
+
+
+def iterate(system: Reduced, x: np.ndarray, f: np.ndarray) -> np.ndarray | str:
     """Return the end point of damped Newton from `x` (rates `f`), or why it stopped early.
 
     The step is Q dz + p: p restores the conserved totals (`weights` @ x = `totals`, through `lift`), dz
     solves the system reduced to the conservation `basis` Q.
     """
-    best, scaled = merit(x, f)
+    best, scaled = system.merit(x, f)
     stalled = 0
     for _ in range(NEWTON_MAX_ITERATIONS):
-        drift = np.abs(weights @ x - totals) / total_scale
+        drift = np.abs(system.weights @ x - system.totals) / system.total_scale
         if scaled.max() <= NEWTON_RESIDUAL and drift.max(initial=0.0) <= 1.0:
             break
         # the step = Q dz + p: p restores the conserved totals, dz solves the reduced system
-        jac = jacobian(x, f)
-        correction = lift @ (totals - weights @ x)
+        jac = system.jacobian(x, f)
+        correction = system.lift @ (system.totals - system.weights @ x)
         try:
-            dz = np.linalg.solve(basis.T @ jac @ basis, -(basis.T @ (f + jac @ correction)))
+            dz = np.linalg.solve(
+                system.basis.T @ jac @ system.basis, -(system.basis.T @ (f + jac @ correction))
+            )
         except np.linalg.LinAlgError:
             return "the reduced Jacobian is singular"
-        step = basis @ dz + correction
+        step = system.basis @ dz + correction
         if not np.isfinite(step).all():
             return "the Newton step is not finite"
         # damp the step (at most 1/16) to keep positive states positive, then project onto x >= 0;
@@ -77,12 +88,12 @@ def iterate(
         while damping > 1 / 16 and (x + damping * step < 0)[held].any():
             damping /= 2
         trial = np.maximum(x + damping * step, 0.0)
-        f = rates(trial)
+        f = system.rates(trial)
         if not np.isfinite(f).all():
             return "non-finite rates on the way"
         tiny = np.abs(trial - x) <= NEWTON_STEP_RTOL * np.abs(trial) + NEWTON_STEP_ATOL
         x = trial
-        norm, scaled = merit(x, f)
+        norm, scaled = system.merit(x, f)
         if norm < best:
             best, stalled = norm, 0
         else:
@@ -94,16 +105,7 @@ def iterate(
     return x
 
 
-def accept(
-    x: np.ndarray,
-    merit: Merit,
-    rates: Rates,
-    jacobian: Jacobian,
-    weights: np.ndarray,
-    totals: np.ndarray,
-    total_scale: np.ndarray,
-    basis: np.ndarray,
-) -> np.ndarray | str:
+def accept(system: Reduced, x: np.ndarray) -> np.ndarray | str:
     """Return Newton's end point `x` as the steady state (rounding residue of 0 set to 0), or why it is not.
 
     Accepted: no concentration below -NEGATIVE_FLOOR, the steady-state test passed, the conserved totals
@@ -113,16 +115,16 @@ def accept(
         return "the solution has a negative concentration"
     # rounding leaves ~1e-30 nM where a state is exactly 0 (a knockout): that is 0, as integration has it
     x = np.where(np.abs(x) < NEWTON_ZERO, 0.0, np.maximum(x, 0.0))
-    f = rates(x)
+    f = system.rates(x)
     if not np.isfinite(f).all():
         return "non-finite rates at the solution"
-    _, scaled = merit(x, f)
+    _, scaled = system.merit(x, f)
     if not scaled.max() <= 1.0:
         return f"Newton's end point fails the steady-state test ({scaled.max():.3g}x the tolerance)"
-    if not (np.abs(weights @ x - totals) <= total_scale).all():
+    if not (np.abs(system.weights @ x - system.totals) <= system.total_scale).all():
         return "the solution breaks a conservation law"
-    jac = jacobian(x, f)
-    reduced = basis.T @ jac @ basis
+    jac = system.jacobian(x, f)
+    reduced = system.basis.T @ jac @ system.basis
     if reduced.size and np.linalg.eigvals(reduced).real.max() >= STABILITY_LIMIT:
         return "the solution is unstable"
     return x

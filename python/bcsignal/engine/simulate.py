@@ -460,7 +460,6 @@ class Simulator:
         weights, basis = self.conservation_matrix()
         if self._lift is None:  # least-norm lift of a change of the conserved totals to the state
             self._lift = np.linalg.pinv(weights) if weights.shape[0] else np.zeros((len(self._state_ids), 0))
-        lift = self._lift
         initial = self._vector()
         totals = weights @ initial
         total_scale = STEADY_RTOL * (np.abs(weights) @ np.abs(initial)) + STEADY_ATOL
@@ -469,22 +468,16 @@ class Simulator:
             x = initial.copy()
         self._model.setTime(0.0)
 
-        def merit(x: np.ndarray, f: np.ndarray) -> tuple[float, np.ndarray]:
-            scaled = np.abs(f) / (STEADY_RTOL * np.abs(x) + STEADY_ATOL)
-            drift = (weights @ x - totals) / total_scale
-            return float(np.sqrt((scaled * scaled).sum() + (drift * drift).sum())), scaled
-
+        system = newton.Reduced(
+            self._rates_at, self._jacobian, weights, totals, total_scale, basis, self._lift
+        )
         f = self._rates_at(x)
         if not np.isfinite(f).all():
             return "non-finite rates at the starting point"
-        solved = newton.iterate(
-            x, f, merit, self._rates_at, self._jacobian, weights, totals, total_scale, basis, lift
-        )
+        solved = newton.iterate(system, x, f)
         if isinstance(solved, str):
             return solved
-        accepted = newton.accept(
-            solved, merit, self._rates_at, self._jacobian, weights, totals, total_scale, basis
-        )
+        accepted = newton.accept(system, solved)
         if isinstance(accepted, str):
             return accepted
         self._rates_at(accepted)  # leave the model at the solution
