@@ -316,7 +316,7 @@ def test_core_wheel_names_the_missing_extra(
         ("libsedml", "import bcsignal.exchange", "exchange"),
         (
             "COPASI",
-            "from bcsignal.engine.copasi import CopasiModel; CopasiModel('<sbml/>')",
+            "from bcsignal.copasi import CopasiModel; CopasiModel('<sbml/>')",
             "exchange",
         ),
         ("matplotlib", "from bcsignal.app import report; report.robustness_plot({})", "report"),
