@@ -149,11 +149,10 @@ _UNKNOWN_MIRIAM = re.compile(r"^CAnnotation \(\d+\): The MIRIAM resource '[^']+'
 @pytest.mark.parametrize("path", SHIPPED, ids=SHIPPED_IDS)
 def test_copasi_imports_every_shipped_file_without_warnings(path: Path) -> None:
     pytest.importorskip("COPASI")
-    from bcsignal.copasi import _copasi, drain_messages
+    from bcsignal.copasi import drain_messages, new_data_model, retire
 
-    copasi = _copasi()
     drain_messages()
-    dm = copasi.CRootContainer.addDatamodel()
+    dm = new_data_model()
     try:
         assert dm.importSBMLFromString(path.read_text(encoding="utf-8"))
         messages = drain_messages()
@@ -162,7 +161,7 @@ def test_copasi_imports_every_shipped_file_without_warnings(path: Path) -> None:
         assert dm.getModel().getTimeUnit() == "min"
         assert dm.getModel().getNumReactions() > 0
     finally:
-        copasi.CRootContainer.removeDatamodel(dm)
+        retire(dm)
 
 
 # -- the derivations can pass and fail -------------------------------------------------------------------
