@@ -382,9 +382,7 @@ def source_in_words(claim: Claim) -> dict[str, Any]:
 
 
 def _robustness_entry(summary: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
-    if not summary:
-        return None
-    entry = summary.get("claims", {}).get(name)
+    entry = summary.get("claims", {}).get(name) if summary else None
     if not isinstance(entry, Mapping):
         return None
     holds = entry.get("holds", {})
@@ -402,8 +400,7 @@ ROBUST_FRACTION = 0.8
 
 
 def _certificate_view(result: ClaimResult) -> dict[str, Any] | None:
-    certificate = result.certificate
-    if certificate is None:
+    if (certificate := result.certificate) is None:
         return None
     return {
         "status": certificate.status,
@@ -413,10 +410,12 @@ def _certificate_view(result: ClaimResult) -> dict[str, Any] | None:
                 "label": cut.cut.label,
                 "verdict": cut.verdict,
                 "margin": _fmt(cut.margin) if cut.margin is not None else str(cut.problem),
+                "survive": cut.survive,
             }
-            for cut in certificate.cuts
+            for cut in (*certificate.cuts, *certificate.independence)
         ],
         "note": result.claim.mechanism_note,
+        "independence_note": result.claim.independent_of_note,
         "alone": ", ".join(result.claim.sufficiency["alone"]) if result.claim.sufficiency else None,
     }
 
