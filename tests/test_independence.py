@@ -150,3 +150,27 @@ def test_strict_and_results_json(tmp_path: Path, survive: dict[str, Any], strict
     assert cut["label"] == label and cut["verdict"] == verdict and cut["expected"] == "holds"
     assert (cut["margin"] < 0) == bool(strict)
     assert up["certificate"]["depends_on"] == ([label] if strict else [])
+
+
+def test_the_report_shows_each_survive_cut(routes_sbml: str) -> None:
+    from bcsignal.app import report
+
+    edits = {
+        "mechanism": [KA],
+        "independent_of": [_clamp("F", "activation")],
+        "independent_of_note": "says so",
+    }
+    view = report._certificate_view(_certified(routes_sbml, _doc(up=edits))["up"])
+    assert view is not None and view["good"] and view["independence_note"] == "says so"
+    assert [(c["label"], c["verdict"], c["survive"]) for c in view["cuts"]] == [
+        ("set ka = 0", "fails", False),
+        ("clamp F in activation", "holds", True),
+    ]
+    env = report._environment()
+    source = env.loader.get_source(env, "model.html.j2")[0]  # the page's certificate macro, alone
+    macro = source[source.index("{% macro certificate(c) %}") :]
+    macro = macro[: macro.index("{% endmacro %}") + len("{% endmacro %}")]
+    html = env.from_string(macro + "{{ certificate(c) }}").render(c=view)
+    assert "<li>survives: clamp F in activation: holds (margin " in html
+    assert "independent of: “says so”" in html
+    assert "<li>set ka = 0: fails (margin " in html
