@@ -17,8 +17,8 @@ import yaml
 from bcsignal.core.errors import BcsignalError, schema_message
 from bcsignal.core.limits import MAX_YAML_BYTES
 from bcsignal.core.screen import YAML_LOADER, decode, read_bounded, screen_yaml
-from bcsignal.spec.cuts import Cut as Cut
 from bcsignal.spec.cuts import CUT_FIELDS, cuts_of, cuts_problem
+from bcsignal.spec.cuts import Cut as Cut
 from bcsignal.spec.protocol import Phase, Protocol
 from bcsignal.spec.relations import DEFAULT_FOLD as DEFAULT_FOLD
 from bcsignal.spec.relations import DEFAULT_ORDER_FOLD as DEFAULT_ORDER_FOLD
