@@ -573,7 +573,9 @@ def test_results_json_carries_every_cut(tmp_path: Path) -> None:
         "status": NO_MECHANISM,
         "summary": NO_MECHANISM,
         "not_certified_by": [],
+        "depends_on": [],
         "cuts": [],
+        "independent_of": [],
     }
 
 

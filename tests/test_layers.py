@@ -42,16 +42,14 @@ MAX_LINES, MAX_FUNCTION_LINES = 400, 60
 #: 14); a module not listed here that grows past MAX_LINES fails.
 OVER = {
     "bcsignal.app.cli": 554,  # one handler per command (11); their options are in app/options
-    "bcsignal.app.report": 548,  # the network view, the pages and their rows (plots are in app/plots)
+    "bcsignal.app.report": 549,  # the network view, the pages and their rows (plots are in app/plots)
     "bcsignal.engine.simulate": 575,  # the Simulator: loading, overrides, pre-equilibration, protocols
     "bcsignal.sbml.diagram": 563,  # layout, render style and SVG view of one process diagram
     "bcsignal.sbml.annotate": 544,  # model, species and semantic annotation of one document
     "bcsignal.api": 468,  # the public Python API: one function per entry point, each with its docstring
     "bcsignal.sbml.compose": 468,  # comp composites and merge maps: submodels, links, overrides
-    "bcsignal.spec.claims": 436,  # the claims file's schema, parsed form and its per-field checks
     "bcsignal.core.screen": 461,  # the three screens (XML, Antimony, YAML) of untrusted text
     "bcsignal.app.usermodel": 409,  # a user's model: screened, checked and run in an isolated child
-    "bcsignal.engine.copasi": 435,  # the COPASI adapter (main just changed it: import, values, time courses)
 }
 #: Functions still over MAX_FUNCTION_LINES, each at most its current length and with why.
 LONG_FUNCTIONS = {

@@ -174,10 +174,10 @@ def print_results(
             fraction = fractions.get(certify.robustness_name(res))
             robust = "" if fraction is None else f"  [robustness {fraction:.0%}]"
             print(f"    certificate: {res.certificate.summary}{robust}")
-            for c in res.certificate.cuts:
+            for c in (*res.certificate.cuts, *res.certificate.independence):
                 shown = f"margin {c.margin:+.3f}" if c.margin is not None else str(c.problem)
                 applied = f" (as {c.applied.label})" if c.applied is not None and c.applied != c.cut else ""
-                print(f"      cut {c.cut.label}{applied}: {c.verdict}; {shown}")
+                print(f"      {c.role} {c.cut.label}{applied}: {c.verdict}; {shown}")
 
 
 def _robustness_fractions(entry: ModelEntry) -> dict[str, float]:

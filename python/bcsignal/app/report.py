@@ -298,8 +298,7 @@ ROBUST_FRACTION = 0.8
 
 
 def _certificate_view(result: ClaimResult) -> dict[str, Any] | None:
-    certificate = result.certificate
-    if certificate is None:
+    if (certificate := result.certificate) is None:
         return None
     return {
         "status": certificate.status,
@@ -309,10 +308,12 @@ def _certificate_view(result: ClaimResult) -> dict[str, Any] | None:
                 "label": cut.cut.label,
                 "verdict": cut.verdict,
                 "margin": _fmt(cut.margin) if cut.margin is not None else str(cut.problem),
+                "survive": cut.survive,
             }
-            for cut in certificate.cuts
+            for cut in (*certificate.cuts, *certificate.independence)
         ],
         "note": result.claim.mechanism_note,
+        "independence_note": result.claim.independent_of_note,
         "alone": ", ".join(result.claim.sufficiency["alone"]) if result.claim.sufficiency else None,
     }
 

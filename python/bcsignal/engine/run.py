@@ -116,6 +116,8 @@ def certify_run(run: ModelRun) -> None:
     from bcsignal.engine import certify
 
     entry = run.entry
-    foreign_cuts = any(f.model != entry.id and any(c.mechanism for c in f.claims) for f in run.files)
+    foreign_cuts = any(
+        f.model != entry.id and any(c.mechanism or c.independent_of for c in f.claims) for f in run.files
+    )
     comp = certify.composite_document(entry) if foreign_cuts else None
     certify.certify(entry.id, run.files, run.results, entry.sbml_text(), origin=entry.sbml, comp=comp)

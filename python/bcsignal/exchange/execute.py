@@ -10,7 +10,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import libsbml
 import numpy as np
 
-from bcsignal.engine.copasi import sedml_time_course
+from bcsignal.engine.copasi import _copasi, call, new_data_model, retire
 from bcsignal.errors import BcsignalError, excerpt
 from bcsignal.exchange.omex import check_sources, checked_members, sedml_member, sedml_text
 from bcsignal.exchange.sedml import libsedml
@@ -288,3 +288,44 @@ def run_with_copasi(archive: Path) -> ArchiveResults:
             variable = dg.getVariable(0)
             data[dg.getId()] = _evaluate(dg, {variable.getId(): variables[task_id][target]})
     return _by_task(doc, data, "COPASI", archive)
+
+
+def sedml_time_course(
+    sedml: Path, task_id: str, model_id: str, readouts: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Run one task of a SED-ML file with COPASI's own SED-ML import and return its time series.
+
+    COPASI reads the file, builds the task's model (`model_id`, whose source may be another model of
+    the file) with its model changes and sets up its
+    time course from the task's simulation; this runs that time course as imported and returns
+    the time and the readouts (species concentrations, global quantities) by SBML id.
+    """
+    copasi = _copasi()
+    data_model = new_data_model()
+    try:
+        options = copasi.SedmlImportOptions(task_id, model_id)
+        call(
+            lambda: data_model.importSEDML(str(sedml), None, True, options),
+            f"SED-ML import of task {task_id} failed",
+            sedml,
+        )
+        task = data_model.getTask("Time-Course")
+        if not task.isScheduled():
+            raise BcsignalError(f"COPASI set up no time course for task {task_id}", file=sedml, tool="COPASI")
+        task.setUpdateModel(False)
+        task.getProblem().setTimeSeriesRequested(True)
+        call(lambda: task.process(True), f"task {task_id} failed", sedml)
+        series = task.getTimeSeries()
+        steps = int(series.getRecordedSteps())
+        columns = {series.getSBMLId(i, data_model): i for i in range(1, series.getNumVariables())}
+        out = {"time": np.array([series.getData(k, 0) for k in range(steps)])}
+        for readout in readouts:
+            if readout == "time":
+                continue
+            if readout not in columns:
+                raise BcsignalError(f"COPASI's time series has no {readout}", file=sedml, tool="COPASI")
+            column = columns[readout]
+            out[readout] = np.array([series.getConcentrationData(k, column) for k in range(steps)])
+        return out
+    finally:
+        retire(data_model)

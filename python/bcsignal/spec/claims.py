@@ -17,6 +17,8 @@ import yaml
 from bcsignal.core.errors import BcsignalError, schema_message
 from bcsignal.core.limits import MAX_YAML_BYTES
 from bcsignal.core.screen import YAML_LOADER, decode, read_bounded, screen_yaml
+from bcsignal.spec.cuts import CUT_FIELDS, cuts_of, cuts_problem
+from bcsignal.spec.cuts import Cut as Cut
 from bcsignal.spec.protocol import Phase, Protocol
 from bcsignal.spec.relations import DEFAULT_FOLD as DEFAULT_FOLD
 from bcsignal.spec.relations import DEFAULT_ORDER_FOLD as DEFAULT_ORDER_FOLD
@@ -30,7 +32,7 @@ from bcsignal.spec.relations import relation
 #: The newest claims-file format this engine reads (format 1 files, with no mechanism, still load).
 FORMAT_VERSION = 2
 #: Claim fields that only format 2 accepts.
-FORMAT_2_FIELDS = ("mechanism", "mechanism_note", "kind", "sufficiency")
+FORMAT_2_FIELDS = (*CUT_FIELDS, "mechanism_note", "independent_of_note", "kind", "sufficiency")
 
 
 # ---------------------------------------------------------------------------
@@ -54,53 +56,6 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Cut:
-    """One cut of a claim's mechanism: a generic edit of the model the claim must not survive.
-
-    ``clamp`` replaces a species (or rule-defined variable) by a constant, inside one rate law or
-    rule (``inside``) or in every rate law and rule where it is a modifier (``inside`` None); ``set``
-    gives a constant parameter another value; ``delete`` removes a reaction (its rate becomes 0).
-    """
-
-    kind: str  # "clamp", "set" or "delete"
-    target: str  # the species, parameter or reaction
-    inside: str | None = None  # clamp: the reaction or rule (by its variable) it acts in
-    value: float | None = None  # set: the new value
-    #: Line of the cut in its claims file (1-based), for error messages.
-    line: int | None = field(default=None, compare=False)
-
-    @property
-    def label(self) -> str:
-        """Return the cut in words: ``clamp pFAK in STAT3_phosphorylation``, ``set k = 0``, ``delete R``."""
-        if self.kind == "clamp":
-            return f"clamp {self.target}" + (f" in {self.inside}" if self.inside else " everywhere")
-        if self.kind == "set":
-            return f"set {self.target} = {self.value:g}"
-        return f"delete {self.target}"
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the cut as it is written in a claims file."""
-        if self.kind == "clamp":
-            return {"clamp": {"species": self.target, **({"in": self.inside} if self.inside else {})}}
-        if self.kind == "set":
-            return {"set": {"parameter": self.target, "value": self.value}}
-        return {"delete": {"reaction": self.target}}
-
-    def renamed(self, target: str, inside: str | None) -> Cut:
-        """Return the same cut on other ids (a paper's cut translated into a composite)."""
-        return Cut(self.kind, target, inside, self.value, self.line)
-
-
-def _cut(raw: Mapping[str, Any], line: int | None) -> Cut:
-    (kind, body), *_ = raw.items()
-    if kind == "clamp":
-        return Cut("clamp", body["species"], body.get("in"), line=line)
-    if kind == "set":
-        return Cut("set", body["parameter"], value=float(body["value"]), line=line)
-    return Cut("delete", body["reaction"], line=line)
-
-
-@dataclass(frozen=True)
 class Claim:
     """One claim: a statement of the paper and the relation that encodes it."""
 
@@ -116,6 +71,10 @@ class Claim:
     mechanism: tuple[Cut, ...] = ()
     #: The paper's words naming the mechanism.
     mechanism_note: str | None = None
+    #: The cuts the claim must survive (still hold under) to be certified: edges it does not rest on.
+    independent_of: tuple[Cut, ...] = ()
+    #: The paper's words saying what the claim does not depend on.
+    independent_of_note: str | None = None
     #: "finding", or "definition" (evaluated and shown, never counted as evidence).
     kind: str = "finding"
     #: The knobs the paper says are enough on their own (``alone``) and its words (``note``).
@@ -341,10 +300,10 @@ def _build(
             spec={k: v for k, v in c.items() if k not in _CLAIM_META},
             prediction=bool(c.get("prediction", False)),
             composite_exception=c.get("composite_exception"),
-            mechanism=tuple(
-                _cut(raw, line_of([*path, "mechanism", j])) for j, raw in enumerate(c.get("mechanism", []))
-            ),
+            mechanism=cuts_of(c, "mechanism", path, line_of),
             mechanism_note=c.get("mechanism_note"),
+            independent_of=cuts_of(c, "independent_of", path, line_of),
+            independent_of_note=c.get("independent_of_note"),
             kind=c.get("kind", "finding"),
             sufficiency=c.get("sufficiency"),
         )
@@ -361,8 +320,8 @@ def _build(
         problem = _sufficiency_problem(claim, experiments, knobs)
         if problem:
             raise fail(problem, [*path, "sufficiency"])
-        if len(set(claim.mechanism)) < len(claim.mechanism):
-            raise fail("the same cut is listed twice", [*path, "mechanism"])
+        if (twice := cuts_problem(claim.mechanism, claim.independent_of)) is not None:
+            raise fail(twice[0], [*path, *twice[1]])
         claims.append(claim)
     return ClaimsFile(
         path=Path(origin),

@@ -10,7 +10,7 @@ from bcsignal.spec.claims import Claim
 from bcsignal.spec.relations import ReadoutResult as ReadoutResult
 
 if TYPE_CHECKING:
-    from bcsignal.engine.certify import Certificate
+    from bcsignal.engine.certificate import Certificate
 
 
 @dataclass
