@@ -20,7 +20,7 @@ from bcsignal.claims import papers_of, title_of
 from bcsignal.core.errors import BcsignalError
 from bcsignal.engine.simulate import new_simulator
 from bcsignal.engine.trajectory import Trajectory
-from bcsignal.sbml.annotate import read_authors
+from bcsignal.sbml.annotate import Author, read_authors
 from bcsignal.spec.claims import ClaimsFile, load_claims
 
 from .conftest import DATA, MODEL_IDS
@@ -86,24 +86,42 @@ def test_libcombine_reads_manifest_and_metadata(model_id: str, archives: dict[st
     archive.cleanUp()
 
 
+DC = "{http://purl.org/dc/elements/1.1/}"
+BQMODEL = "{http://biomodels.net/model-qualifiers/}"
+
+
+def _resources(about: ET.Element, tag: str) -> dict[str, str]:
+    """The blank-node resources of a statement: identifier -> rdfs:label (BioSimulations' form)."""
+    out = {}
+    for holder in about.findall(tag):
+        node = holder.find(f"{RDF}Description")
+        assert node is not None and node.get(f"{RDF}about") is None, tag  # a blank node
+        identifier = node.find(f"{DC}identifier")
+        label = node.findtext(f"{RDFS}label")
+        assert label, tag
+        out[identifier.get(f"{RDF}resource", "") if identifier is not None else ""] = label
+    return out
+
+
 @pytest.mark.parametrize("model_id", MODEL_IDS)
 def test_metadata_has_title_licence_citation_and_labels(model_id: str, archives: dict[str, Path]) -> None:
     root = ET.fromstring(_members(archives[model_id])["metadata.rdf"])
-    about = next(d for d in root.findall(f"{RDF}Description") if d.get(f"{RDF}about") == ".")
+    descriptions = root.findall(f"{RDF}Description")
+    assert [d.get(f"{RDF}about") for d in descriptions] == ["."]  # every resource is a labelled blank node
+    about = descriptions[0]
     claims = load_claims(paths.claims_path(model_id))
     papers = papers_of(claims)  # a composite is described by its submodels' papers
-    title = about.findtext("{http://purl.org/dc/elements/1.1/}title")
+    title = about.findtext(f"{DC}title")
     assert title and exchange.plain(title_of(claims), limit=1000) in title
-    licence = about.find("{http://purl.org/dc/terms/}license")
-    assert licence is not None and licence.get(f"{RDF}resource") == exchange.LICENCE_URI
-    citations = [e.text or "" for e in about.findall("{http://purl.org/dc/terms/}bibliographicCitation")]
-    for paper in papers:
-        assert any(paper["doi"] in citation for citation in citations), paper["doi"]
-    refs = {
-        e.get(f"{RDF}resource")
-        for e in about.findall("{http://biomodels.net/model-qualifiers/}isDescribedBy")
-    }
-    assert refs == {
+    assert about.findtext(f"{DC}description") == exchange.plain(
+        exchange.model_description(claims), limit=10_000
+    )
+    assert _resources(about, f"{DC}license") == {exchange.LICENCE_URI: "MIT License"}
+    assert about.find(f"{DC}creator") is None  # creators once, as libcombine's vCards
+    created, modified = exchange.dates(paths.sbml_path(model_id).read_text(encoding="utf-8"), claims)
+    assert (about.findtext(f"{DC}created"), about.findtext(f"{DC}modified")) == (created, modified)
+    cited = _resources(about, f"{BQMODEL}isDescribedBy")
+    assert set(cited) == {
         uri
         for paper in papers
         for uri in (
@@ -111,10 +129,50 @@ def test_metadata_has_title_licence_citation_and_labels(model_id: str, archives:
             f"http://identifiers.org/doi/{paper['doi']}",
         )
     }
-    # every resource the description points to has an rdfs:label
-    labelled = {d.get(f"{RDF}about") for d in root.findall(f"{RDF}Description") if d.findtext(f"{RDFS}label")}
-    pointed = {e.get(f"{RDF}resource") for e in about if e.get(f"{RDF}resource")}
-    assert pointed and pointed <= labelled
+    for paper in papers:  # each paper's identifiers are labelled with its citation
+        assert paper["doi"] in cited[f"http://identifiers.org/doi/{paper['doi']}"]
+        assert paper["doi"] in cited[f"http://identifiers.org/pubmed/{paper['pubmed']}"]
+
+
+def test_an_orcid_is_the_creators_vcard_uid() -> None:
+    claims = load_claims(paths.claims_path("Park_BBRC2007"))
+    sbml = paths.sbml_path("Park_BBRC2007").read_text(encoding="utf-8")
+    orcid = "https://orcid.org/0000-0002-1825-0097"
+    people = [Author(given_name="Ada", family_name="Lovelace", orcid=orcid), Author(name="bcsignal project")]
+    rdf = exchange.metadata_rdf("Park_BBRC2007", claims, sbml, people, ["SBML"])
+    cards = ET.fromstring(rdf).findall(f"{RDF}Description/{{http://purl.org/dc/terms/}}creator")
+    uids = [
+        [u.get(f"{RDF}resource") for u in c.findall("{http://www.w3.org/2006/vcard/ns#}hasUID")]
+        for c in cards
+    ]
+    assert uids == [[orcid], []]
+    (description,) = libcombine.OmexDescription.parseString(rdf)
+    assert [description.getCreator(i).getFamilyName() for i in range(2)] == ["Lovelace", "bcsignal project"]
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_biosimulators_validates_every_archive(model_id: str, archives: dict[str, Path]) -> None:
+    # the only statements BioSimulations' validator ignores are libcombine's OMEX-specification terms
+    assert exchange.biosimulators_validation(archives[model_id], SIMULATORS / "biosimulators-utils") == []
+
+
+def test_biosimulators_validation_reports_a_foreign_statement(
+    archives: dict[str, Path], tmp_path: Path
+) -> None:
+    members = _members(archives["Park_BBRC2007"])
+    members["metadata.rdf"] = members["metadata.rdf"].replace(
+        b"<dc:title>",
+        b"<dcterms:bibliographicCitation>Park 2007</dcterms:bibliographicCitation>"
+        + f'<dcterms:license rdf:resource="{exchange.LICENCE_URI}" />'.encode()
+        + b"<dc:title>",
+    )
+    foreign = tmp_path / "foreign.omex"
+    foreign.write_bytes(exchange.zip_members(sorted(members.items())))
+    problems = exchange.biosimulators_validation(foreign, SIMULATORS / "biosimulators-utils")
+    assert any("bibliographicCitation" in p for p in problems), problems
+    assert any("terms/license" in p for p in problems), problems
+    with pytest.raises(BcsignalError, match="make simulators"):
+        exchange.biosimulators_validation(foreign, tmp_path / "biosimulators-none")
 
 
 def _initial_values(sbml: bytes) -> dict[str, float]:

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 from bcsignal.exchange.compare import Disagreement, compare, reference_trajectories
 from bcsignal.exchange.execute import (
+    OMEX_SPEC_TERMS,
     SIMULATOR_TIMEOUT,
     ArchiveResults,
+    biosimulators_validation,
     run_with_biosimulators,
     run_with_copasi,
     run_with_tellurium,
@@ -102,6 +104,7 @@ __all__ = [
     "LICENCE_URI",
     "MAX_SEDML_BYTES",
     "MAX_TITLE",
+    "OMEX_SPEC_TERMS",
     "OMEX_SUFFIX",
     "SBML_NS",
     "SEDML_LEVEL",
@@ -115,6 +118,7 @@ __all__ = [
     "PhaseRun",
     "Plan",
     "State",
+    "biosimulators_validation",
     "build_archive",
     "checked_members",
     "compare",

@@ -206,6 +206,64 @@ def run_with_biosimulators(archive: Path, executable: Path, outputs: Path | None
     return _by_task(doc, data, tool, archive)
 
 
+#: The OMEX metadata statements libcombine writes (Dublin Core terms, as the OMEX metadata specification
+#: has them) that BioSimulations' validator reads in its own vocabulary (Dublin Core elements) instead,
+#: and so reports as ignored; bcsignal writes the same record in that vocabulary too.
+OMEX_SPEC_TERMS = frozenset(
+    f"http://purl.org/dc/terms/{term}" for term in ("description", "created", "modified", "creator")
+)
+_IGNORED = re.compile(r"^\s*- \((?P<subject>[^,]*), (?P<predicate>[^,]*), ")
+
+
+def biosimulators_validation(archive: Path, executable: Path) -> list[str]:
+    """Validate an archive with BioSimulators' `validate-project`; return the warnings bcsignal could fix.
+
+    `executable` is `biosimulators-utils`. An error, or a non-zero exit, raises; a statement BioSimulations
+    ignores only because it is an OMEX-specification term of libcombine's (`OMEX_SPEC_TERMS`) is not
+    returned; every other warning line is.
+    """
+    tool = executable.name
+    if not executable.is_file():
+        raise BcsignalError(
+            f"{executable} is missing (`make simulators` installs the BioSimulators tools)", tool=tool
+        )
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env.pop("PYTHONPATH", None)
+    try:
+        done = subprocess.run(
+            [str(executable), "validate-project", str(archive)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SIMULATOR_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BcsignalError(f"cannot run {executable}: {exc}", file=archive, tool=tool) from exc
+    text = f"{done.stdout}\n{done.stderr}"
+    if done.returncode != 0:
+        raise BcsignalError(
+            f"exit status {done.returncode}: {' '.join(text.split())[-2000:]}", file=archive, tool=tool
+        )
+    problems = []
+    in_warnings = False
+    for line in text.splitlines():
+        if "BioSimulatorsWarning" in line:
+            in_warnings = True
+            continue
+        if not in_warnings or not line.startswith("  "):
+            in_warnings = in_warnings and not line.strip().startswith("Archive contains")
+            continue
+        stripped = line.strip()
+        if stripped.startswith("warnings.warn(") or stripped == "- Some statements were ignored:":
+            continue
+        match = _IGNORED.match(line)
+        if match and match["predicate"] in OMEX_SPEC_TERMS:
+            continue
+        problems.append(stripped)
+    return problems
+
+
 def _report_rows(path: Path) -> dict[str, np.ndarray]:
     """Read a BioSimulators CSV report: one row per data set, its label first, then its values."""
     with path.open(encoding="utf-8", newline="") as handle:

@@ -14,7 +14,15 @@ from typing import Any
 import libsbml
 
 from bcsignal import paths
-from bcsignal.annotate import DOI_URI, PUBMED_URI, Author, citation_text, creators_of, read_authors
+from bcsignal.annotate import (
+    DOI_URI,
+    PUBMED_URI,
+    Author,
+    citation_text,
+    creators_of,
+    read_authors,
+    read_keywords,
+)
 from bcsignal.errors import BcsignalError, excerpt
 from bcsignal.exchange.schedule import Plan, plain, plan_experiments, state_locations, state_sbml
 from bcsignal.exchange.sedml import MAX_SEDML_BYTES, sedml_document
@@ -53,7 +61,16 @@ _DC = "http://purl.org/dc/elements/1.1/"
 _DCTERMS = "http://purl.org/dc/terms/"
 _BQMODEL = "http://biomodels.net/model-qualifiers/"
 _VCARD = "http://www.w3.org/2006/vcard/ns#"
-_PREFIXES = {"rdf": _RDF, "rdfs": _RDFS, "dc": _DC, "dcterms": _DCTERMS, "bqmodel": _BQMODEL, "vCard": _VCARD}
+_PRISM = "http://prismstandard.org/namespaces/basic/2.0/"
+_PREFIXES = {
+    "rdf": _RDF,
+    "rdfs": _RDFS,
+    "dc": _DC,
+    "dcterms": _DCTERMS,
+    "bqmodel": _BQMODEL,
+    "vCard": _VCARD,
+    "prism": _PRISM,
+}
 
 
 def manifest_xml(members: Sequence[tuple[str, str]], master: str) -> str:
@@ -124,13 +141,23 @@ def _omex_description(claims: ClaimsFile, sbml: str, authors: Sequence[Author]) 
     return description
 
 
-def metadata_rdf(model_id: str, claims: ClaimsFile, sbml: str, authors: Sequence[Author]) -> str:
+def metadata_rdf(
+    model_id: str,
+    claims: ClaimsFile,
+    sbml: str,
+    authors: Sequence[Author],
+    keywords: Sequence[str] = (),
+) -> str:
     """Return OMEX metadata of the archive: libcombine's description, creators and dates, and more.
 
-    libcombine writes the description (from the claims file), the creators (the authors file,
-    CITATION.cff), the created and modified dates (the build's, from the SBML's history). The
-    title, licence, citations and references to the papers are added to its RDF, each resource
-    with an ``rdfs:label``.
+    libcombine writes the OMEX metadata statements (Dublin Core terms): the description (from the
+    claims file), the creators (the authors file, CITATION.cff), the created and modified dates (the
+    build's, from the SBML's history). The same record is added in the vocabulary BioSimulations
+    reads (Dublin Core elements, BioModels qualifiers): title, description, `keywords`, licence,
+    dates and the papers that describe the model, each resource a blank node with its
+    ``dc:identifier`` and an ``rdfs:label`` (for a paper, its citation). Creators are written once,
+    as libcombine's vCards (an ORCID iD as ``vCard:hasUID``): libcombine would read a ``dc:creator``
+    as a second creator.
     """
     import xml.etree.ElementTree as ET
 
@@ -141,27 +168,31 @@ def metadata_rdf(model_id: str, claims: ClaimsFile, sbml: str, authors: Sequence
     if about is None:
         raise BcsignalError("libcombine wrote no rdf:Description", tool="libcombine")
 
-    labels: dict[str, str] = {}
+    def literal(tag: str, text: str) -> None:
+        ET.SubElement(about, f"{{{_DC}}}{tag}" if ":" not in tag else tag).text = text
 
-    def refer(tag: str, uri: str, label: str) -> None:
-        ET.SubElement(about, tag, {f"{{{_RDF}}}resource": uri})
-        labels.setdefault(uri, label)
-
-    title = ET.Element(f"{{{_DC}}}title")
-    title.text = plain(f"{model_id}: {title_of(claims)}", limit=1000)
-    about.insert(0, title)
-    for author in authors:
-        if author.orcid:
-            refer(f"{{{_DCTERMS}}}creator", author.orcid, plain(author.full_name, limit=1000))
-    refer(f"{{{_DCTERMS}}}license", LICENCE_URI, "MIT License")
-    for paper in papers_of(claims):
-        citation = ET.SubElement(about, f"{{{_DCTERMS}}}bibliographicCitation")
-        citation.text = plain(citation_text(paper), limit=10_000)
-        refer(f"{{{_BQMODEL}}}isDescribedBy", PUBMED_URI.format(paper["pubmed"]), f"PubMed {paper['pubmed']}")
-        refer(f"{{{_BQMODEL}}}isDescribedBy", DOI_URI.format(paper["doi"]), f"doi:{paper['doi']}")
-    for uri, label in labels.items():
-        node = ET.SubElement(root, f"{{{_RDF}}}Description", {f"{{{_RDF}}}about": uri})
+    def resource(tag: str, uri: str | None, label: str) -> None:
+        node = ET.SubElement(ET.SubElement(about, tag), f"{{{_RDF}}}Description")
+        if uri:
+            ET.SubElement(node, f"{{{_DC}}}identifier", {f"{{{_RDF}}}resource": uri})
         ET.SubElement(node, f"{{{_RDFS}}}label").text = label
+
+    people = list(creators_of(claims.curation, list(authors)))
+    for author, card in zip(people, about.findall(f"{{{_DCTERMS}}}creator"), strict=True):
+        if author.orcid:  # the ORCID iD as the vCard's unique identifier
+            ET.SubElement(card, f"{{{_VCARD}}}hasUID", {f"{{{_RDF}}}resource": author.orcid})
+    literal("title", plain(f"{model_id}: {title_of(claims)}", limit=1000))
+    literal("description", plain(model_description(claims), limit=10_000))
+    for keyword in keywords:
+        literal(f"{{{_PRISM}}}keyword", keyword)
+    resource(f"{{{_DC}}}license", LICENCE_URI, "MIT License")
+    created, modified = dates(sbml, claims)
+    literal("created", created)
+    literal("modified", modified)
+    for paper in papers_of(claims):
+        citation = plain(citation_text(paper), limit=10_000)
+        resource(f"{{{_BQMODEL}}}isDescribedBy", DOI_URI.format(paper["doi"]), citation)
+        resource(f"{{{_BQMODEL}}}isDescribedBy", PUBMED_URI.format(paper["pubmed"]), citation)
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
@@ -196,6 +227,7 @@ def build_archive(
     sim: Simulator | None = None,
     *,
     authors: Sequence[Author] = (),
+    keywords: Sequence[str] = (),
     extra: Sequence[tuple[str, bytes]] = (),
 ) -> Archive:
     """Build the archive of a model: flat SBML, state SBML files, SED-ML, manifest, metadata, `extra`.
@@ -224,7 +256,7 @@ def build_archive(
     manifest = manifest_xml(content, master=sedml_location)
     members = [
         ("manifest.xml", manifest.encode("utf-8")),
-        ("metadata.rdf", metadata_rdf(model_id, claims, sbml, authors).encode("utf-8")),
+        ("metadata.rdf", metadata_rdf(model_id, claims, sbml, authors, keywords).encode("utf-8")),
         *sbml_members,
         (sedml_location, sedml.encode("utf-8")),
     ]
@@ -247,6 +279,7 @@ def model_archive(model_id: str) -> Archive:
         claims,
         new_simulator(sbml, name=model_id, origin=path),
         authors=read_authors(paths.authors_path()),
+        keywords=read_keywords(paths.authors_path()),
         extra=extra,
     )
 
