@@ -13,7 +13,7 @@ from typing import Any
 
 import libsbml
 
-from bcsignal import paths
+from bcsignal import registry
 from bcsignal.annotate import (
     DOI_URI,
     PUBMED_URI,
@@ -35,10 +35,11 @@ from bcsignal.limits import (
     RATIO_FLOOR,
     max_bytes,
 )
+from bcsignal.registry import ModelEntry
 from bcsignal.registry.papers import papers_of, title_of
 from bcsignal.screen import decode, screen_text
 from bcsignal.simulate import Simulator, new_simulator
-from bcsignal.spec.claims import ClaimsFile, load_claims
+from bcsignal.spec.claims import ClaimsFile
 
 libcombine = require("libcombine", "SED-ML and OMEX exchange")
 
@@ -263,39 +264,40 @@ def build_archive(
     return Archive(model_id=model_id, data=zip_members(members), layout=layout)
 
 
-def model_archive(model_id: str) -> Archive:
-    """Build the archive of a shipped model from sbml/, its claims file and CITATION.cff.
+def model_archive(model: str | ModelEntry) -> Archive:
+    """Build the archive of a shipped model (an id or its registry entry): its SBML, claims, CITATION.cff.
 
     A composite's archive also carries its comp file (sbml/<id>_comp.xml) next to the flat one.
     """
-    path = paths.sbml_path(model_id)
-    sbml = path.read_text(encoding="utf-8")
-    claims = load_claims(paths.claims_path(model_id))
-    comp = path.with_name(f"{model_id}_comp.xml")
-    extra = [(comp.name, comp.read_bytes())] if comp.is_file() else []
+    entry = model if isinstance(model, ModelEntry) else registry.entry(model)
+    sbml = entry.sbml_text()
+    comp = entry.comp_sbml
+    extra = [(comp.name, comp.read_bytes())] if comp is not None and comp.is_file() else []
+    authors_file = entry.registry.authors_file
     return build_archive(
-        model_id,
+        entry.id,
         sbml,
-        claims,
-        new_simulator(sbml, name=model_id, origin=path),
-        authors=read_authors(paths.authors_path()),
-        keywords=read_keywords(paths.authors_path()),
+        entry.claims,
+        new_simulator(sbml, name=entry.id, origin=entry.sbml),
+        authors=read_authors(authors_file),
+        keywords=read_keywords(authors_file),
         extra=extra,
     )
 
 
 def omex_dir() -> Path:
-    """Return the folder archives are written to."""
-    return paths.build_dir() / "omex"
+    """Return the folder archives are written to (the registry's build/omex)."""
+    return registry.current().omex_dir
 
 
-def export(model_ids: Sequence[str], folder: Path | None = None) -> list[Path]:
-    """Write build/omex/<model>.omex for each model; return the paths."""
+def export(models: Sequence[str | ModelEntry], folder: Path | None = None) -> list[Path]:
+    """Write build/omex/<model>.omex for each model (ids or registry entries); return the paths."""
     folder = folder or omex_dir()
     written = []
-    for mid in model_ids:
-        target = folder / f"{mid}{OMEX_SUFFIX}"
-        atomic_write_bytes(target, model_archive(mid).data)
+    for model in models:
+        archive = model_archive(model)
+        target = folder / f"{archive.model_id}{OMEX_SUFFIX}"
+        atomic_write_bytes(target, archive.data)
         written.append(target)
     return written
 
