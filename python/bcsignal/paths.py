@@ -1,4 +1,4 @@
-"""Path helpers by model id, for modules not yet taking registry entries: each asks the registry in use.
+"""Path helpers by model id, kept for old imports and tests (no package module uses them).
 
 The layout itself (folder names, suffixes, the composite's ``_comp.xml``) is defined once, in
 `bcsignal.registry`; new code takes a `bcsignal.registry.ModelEntry` instead.
