@@ -156,6 +156,35 @@ def run_with_tellurium(
     return _by_task(doc, written, "tellurium", archive)
 
 
+def _run_biosimulators(executable: Path, arguments: list[str], archive: Path, **settings: str) -> str:
+    """Run a BioSimulators command (its own venv, `settings` in its environment); return its output.
+
+    A missing executable, a failure to start, a timeout or a non-zero exit raises, naming the archive.
+    """
+    tool = executable.name
+    if not executable.is_file():
+        raise BcsignalError(
+            f"{executable} is missing (`make simulators` installs the BioSimulators simulators)", tool=tool
+        )
+    env = {**os.environ, "MPLBACKEND": "Agg", **settings}
+    env.pop("PYTHONPATH", None)
+    try:
+        done = subprocess.run(
+            [str(executable), *arguments],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=SIMULATOR_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BcsignalError(f"cannot run {executable}: {exc}", file=archive, tool=tool) from exc
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).split())[-2000:]
+        raise BcsignalError(f"exit status {done.returncode}: {tail}", file=archive, tool=tool)
+    return f"{done.stdout}\n{done.stderr}"
+
+
 def run_with_biosimulators(archive: Path, executable: Path, outputs: Path | None = None) -> ArchiveResults:
     """Execute an archive with a BioSimulators command-line simulator (biosimulators-copasi, ...).
 
@@ -165,31 +194,14 @@ def run_with_biosimulators(archive: Path, executable: Path, outputs: Path | None
     """
     doc = _checked_doc(archive)
     tool = executable.name
-    if not executable.is_file():
-        raise BcsignalError(
-            f"{executable} is missing (`make simulators` installs the BioSimulators simulators)", tool=tool
-        )
     with tempfile.TemporaryDirectory(prefix="bcsignal-biosimulators-") as tmp:
         folder = outputs or Path(tmp) / "outputs"
         # plots are executed but not rendered (biosimulators-utils reads VIZ_FORMATS; PLOT_FORMATS, set
         # before, was ignored): rendering 50 PDFs took minutes and once ended the run with exit status 1
         # (Morandi_BCR2014), and the values are in the reports
-        env = {**os.environ, "REPORT_FORMATS": "csv", "VIZ_FORMATS": "", "MPLBACKEND": "Agg"}
-        env.pop("PYTHONPATH", None)
-        try:
-            done = subprocess.run(
-                [str(executable), "-i", str(archive), "-o", str(folder)],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=SIMULATOR_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise BcsignalError(f"cannot run {executable}: {exc}", file=archive, tool=tool) from exc
-        if done.returncode != 0:
-            tail = " ".join((done.stderr or done.stdout).split())[-2000:]
-            raise BcsignalError(f"exit status {done.returncode}: {tail}", file=archive, tool=tool)
+        _run_biosimulators(
+            executable, ["-i", str(archive), "-o", str(folder)], archive, REPORT_FORMATS="csv", VIZ_FORMATS=""
+        )
         _check_biosimulators_log(folder / "log.yml", archive, tool)
         data: dict[str, np.ndarray] = {}
         for output in doc.getListOfOutputs():
@@ -222,29 +234,7 @@ def biosimulators_validation(archive: Path, executable: Path) -> list[str]:
     ignores only because it is an OMEX-specification term of libcombine's (`OMEX_SPEC_TERMS`) is not
     returned; every other warning line is.
     """
-    tool = executable.name
-    if not executable.is_file():
-        raise BcsignalError(
-            f"{executable} is missing (`make simulators` installs the BioSimulators tools)", tool=tool
-        )
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    env.pop("PYTHONPATH", None)
-    try:
-        done = subprocess.run(
-            [str(executable), "validate-project", str(archive)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=SIMULATOR_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BcsignalError(f"cannot run {executable}: {exc}", file=archive, tool=tool) from exc
-    text = f"{done.stdout}\n{done.stderr}"
-    if done.returncode != 0:
-        raise BcsignalError(
-            f"exit status {done.returncode}: {' '.join(text.split())[-2000:]}", file=archive, tool=tool
-        )
+    text = _run_biosimulators(executable, ["validate-project", str(archive)], archive)
     problems = []
     in_warnings = False
     for line in text.splitlines():
