@@ -275,7 +275,7 @@ WRITERS = {
 
 
 #: The archive × simulator runs of `make test`: every simulator on one paper's archive, COPASI's
-#: import on every archive. The rest (each phase a model the simulator compiles anew: about an hour on
+#: import on every archive. The rest (each phase a model the simulator compiles anew: about 10 minutes on
 #: 2 cores) are marked `exchange_full` and run by `make test-exchange`.
 DEFAULT_ARCHIVE = "Park_BBRC2007"
 ARCHIVE_RUNS = [
