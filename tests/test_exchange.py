@@ -173,6 +173,11 @@ def test_biosimulators_validation_reports_a_foreign_statement(
     assert any("terms/license" in p for p in problems), problems
     with pytest.raises(BcsignalError, match="make simulators"):
         exchange.biosimulators_validation(foreign, tmp_path / "biosimulators-none")
+    broken = tmp_path / "broken.omex"  # an error is the validator's non-zero exit, raised with its words
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(BcsignalError, match="not a valid COMBINE/OMEX archive") as info:
+        exchange.biosimulators_validation(broken, SIMULATORS / "biosimulators-utils")
+    assert info.value.file == str(broken)
 
 
 def _initial_values(sbml: bytes) -> dict[str, float]:

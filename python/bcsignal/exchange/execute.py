@@ -235,22 +235,19 @@ def biosimulators_validation(archive: Path, executable: Path) -> list[str]:
     returned; every other warning line is.
     """
     text = _run_biosimulators(executable, ["validate-project", str(archive)], archive)
+    # a warning: a "BioSimulatorsWarning: ..." line, its indented items, then the "warnings.warn(" echo
     problems = []
-    in_warnings = False
+    in_warning = False
     for line in text.splitlines():
-        if "BioSimulatorsWarning" in line:
-            in_warnings = True
-            continue
-        if not in_warnings or not line.startswith("  "):
-            in_warnings = in_warnings and not line.strip().startswith("Archive contains")
-            continue
         stripped = line.strip()
-        if stripped.startswith("warnings.warn(") or stripped == "- Some statements were ignored:":
-            continue
-        match = _IGNORED.match(line)
-        if match and match["predicate"] in OMEX_SPEC_TERMS:
-            continue
-        problems.append(stripped)
+        if "BioSimulatorsWarning" in line:
+            in_warning = True
+        elif stripped.startswith("warnings.warn("):
+            in_warning = False
+        elif in_warning and stripped != "- Some statements were ignored:":
+            match = _IGNORED.match(line)
+            if not (match and match["predicate"] in OMEX_SPEC_TERMS):
+                problems.append(stripped)
     return problems
 
 

@@ -170,7 +170,7 @@ def metadata_rdf(
         raise BcsignalError("libcombine wrote no rdf:Description", tool="libcombine")
 
     def literal(tag: str, text: str) -> None:
-        ET.SubElement(about, f"{{{_DC}}}{tag}" if ":" not in tag else tag).text = text
+        ET.SubElement(about, tag).text = text
 
     def resource(tag: str, uri: str | None, label: str) -> None:
         node = ET.SubElement(ET.SubElement(about, tag), f"{{{_RDF}}}Description")
@@ -178,18 +178,18 @@ def metadata_rdf(
             ET.SubElement(node, f"{{{_DC}}}identifier", {f"{{{_RDF}}}resource": uri})
         ET.SubElement(node, f"{{{_RDFS}}}label").text = label
 
-    people = list(creators_of(claims.curation, list(authors)))
+    people = creators_of(claims.curation, list(authors))
     for author, card in zip(people, about.findall(f"{{{_DCTERMS}}}creator"), strict=True):
         if author.orcid:  # the ORCID iD as the vCard's unique identifier
             ET.SubElement(card, f"{{{_VCARD}}}hasUID", {f"{{{_RDF}}}resource": author.orcid})
-    literal("title", plain(f"{model_id}: {title_of(claims)}", limit=1000))
-    literal("description", plain(model_description(claims), limit=10_000))
+    literal(f"{{{_DC}}}title", plain(f"{model_id}: {title_of(claims)}", limit=1000))
+    literal(f"{{{_DC}}}description", plain(model_description(claims), limit=10_000))
     for keyword in keywords:
         literal(f"{{{_PRISM}}}keyword", keyword)
     resource(f"{{{_DC}}}license", LICENCE_URI, "MIT License")
     created, modified = dates(sbml, claims)
-    literal("created", created)
-    literal("modified", modified)
+    literal(f"{{{_DC}}}created", created)
+    literal(f"{{{_DC}}}modified", modified)
     for paper in papers_of(claims):
         citation = plain(citation_text(paper), limit=10_000)
         resource(f"{{{_BQMODEL}}}isDescribedBy", DOI_URI.format(paper["doi"]), citation)

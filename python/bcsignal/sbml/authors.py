@@ -37,13 +37,20 @@ class Author:
         return self.name or f"{self.given_name} {self.family_name}".strip()
 
 
-def read_keywords(path: Path) -> list[str]:
-    """Read the keywords of a Citation File Format 1.2 file (none when it lists none)."""
+def _load_cff(path: Path) -> dict[str, Any]:
+    """Return the mapping of a Citation File Format file; an unreadable file or another shape raises."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise BcsignalError(f"cannot read the authors file: {exc}", file=path) from exc
-    raw = data.get("keywords", []) if isinstance(data, dict) else []
+    if not isinstance(data, dict):
+        raise BcsignalError("a CITATION.cff is a mapping", file=path)
+    return data
+
+
+def read_keywords(path: Path) -> list[str]:
+    """Read the keywords of a Citation File Format 1.2 file (none when it lists none)."""
+    raw = _load_cff(path).get("keywords", [])
     if not isinstance(raw, list) or not all(isinstance(k, str) and k.strip() for k in raw):
         raise BcsignalError("`keywords` must be a list of non-empty strings", file=path)
     return [k.strip() for k in raw]
@@ -51,12 +58,7 @@ def read_keywords(path: Path) -> list[str]:
 
 def read_authors(path: Path) -> list[Author]:
     """Read the authors of a Citation File Format 1.2 file, checking the fields CFF 1.2 requires."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BcsignalError(f"cannot read the authors file: {exc}", file=path) from exc
-    if not isinstance(data, dict):
-        raise BcsignalError("a CITATION.cff is a mapping", file=path)
+    data = _load_cff(path)
     missing = [key for key in _CFF_REQUIRED if key not in data]
     if missing:
         raise BcsignalError(f"CITATION.cff lacks the required keys {', '.join(missing)}", file=path)
