@@ -66,7 +66,7 @@ UPGRADE ?=
 UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.12 \
 	--python-platform x86_64-manylinux_2_28 --no-header --annotation-style line $(UPGRADE)
 lock: $(STAMP)
-	$(UV_COMPILE) --extra all --extra test --extra dev -c requirements/constraints.txt -o $(LOCK)
+	$(UV_COMPILE) --extra all --extra test --extra dev --extra bench -c requirements/constraints.txt -o $(LOCK)
 	$(UV_COMPILE) -c $(LOCK) -o $(LOCK_CORE)
 
 # Re-resolve the simulators' lock from requirements/simulators.txt.
@@ -129,6 +129,8 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(VPY) benchmarks/bench.py
 	$(VPY) benchmarks/newton_bench.py
+	$(VPY) benchmarks/basico_bench.py
+	$(VPY) benchmarks/solver_bound.py
 
 # Cold wall time of `bcsignal check` before mechanism cuts, now, and with two cuts per claim
 # (section 6 of benchmarks/RESULTS.md; about a minute).

@@ -246,11 +246,10 @@ def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> 
         f"- naive libroadrunner loop (resetAll, set parameters and knobs, reset, simulate "
         f"{NAIVE_PREEQUILIBRATION:g} min, set the stimulus, simulate the phases; no claim evaluation): "
         f"{m['naive']:.3f} s CPU per sample, **{m['naive'] / n['cpu']:.2f}×** bcsignal's time",
-        "- basico (COPASI's Python API with its steady-state task): **not measured** — `copasi-basico` is "
-        "not in the lock yet (`make lock` needs a resolve against the index, not done in this round); the "
-        "tight-driver COPASI number of section 2 stands, labelled for what it is",
-        "- near the solver's bound (RHS + Jacobian evaluations × cost of one): **not measured** — "
-        "libroadrunner 2.11 does not expose CVODE's counters (nfe, nje) to Python",
+        "- basico (COPASI's Python API, its steady-state task for pre-equilibration): section 7; the "
+        "tight-driver COPASI number of section 2 is a different measurement, labelled for what it is",
+        "- near the solver's bound (right-hand-side evaluations, the difference-quotient Jacobian's "
+        "included, × the cost of one, counted inside libroadrunner's CVODE by a preloaded shim): section 8",
         f"- Dask cluster started by address (`dask scheduler` and `dask worker --nthreads 1` processes on "
         f"127.0.0.1, warmed): 1 worker {m['one']['rate']:.2f} samples/s, 2 workers {m['two']['rate']:.2f} "
         f"samples/s: scaling efficiency **{efficiency:.2f}** (target ≥ 0.85: "

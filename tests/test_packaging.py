@@ -114,7 +114,7 @@ SDIST_ALLOWED = [
     r"sbml/diagrams/[A-Za-z0-9_]+\.layout\.xml",
     r"tests/[a-z_]+\.py",
     r"tests/data/.+\.(ant|xml|yaml|tsv|txt|py|sedml|omex)",
-    r"benchmarks/([a-z_]+\.py|RESULTS\.md)",
+    r"benchmarks/([a-z_]+\.(py|c)|RESULTS\.md)",
     r"docs/[a-z_]+\.(md|png|py)",
     r"requirements/[a-z_-]+\.(txt|py)",
     r"\.ci/run",
