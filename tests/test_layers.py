@@ -43,7 +43,7 @@ MAX_LINES, MAX_FUNCTION_LINES = 400, 60
 OVER = {
     "bcsignal.app.cli": 554,  # one handler per command (11); their options are in app/options
     "bcsignal.app.report": 549,  # the network view, the pages and their rows (plots are in app/plots)
-    "bcsignal.engine.simulate": 575,  # the Simulator: loading, overrides, pre-equilibration, protocols
+    "bcsignal.engine.simulate": 556,  # the Simulator: loading, overrides, steady states (protocols: phases)
     "bcsignal.sbml.diagram": 563,  # layout, render style and SVG view of one process diagram
     "bcsignal.sbml.annotate": 463,  # model, species and semantic annotation of one document
     "bcsignal.api": 468,  # the public Python API: one function per entry point, each with its docstring

@@ -16,14 +16,13 @@ import roadrunner
 
 from bcsignal.core.errors import BcsignalError, native_message
 from bcsignal.core.screen import read_screened, screen_text
-from bcsignal.engine import newton
+from bcsignal.engine import newton, phases
 from bcsignal.engine.newton import STEADY_ATOL as STEADY_ATOL
 from bcsignal.engine.newton import STEADY_RTOL as STEADY_RTOL
 from bcsignal.engine.trajectory import (
     State,
     Trajectory,
     ValuesKey,
-    phase_grid,
     values_key,
 )
 from bcsignal.spec.protocol import Protocol
@@ -156,6 +155,11 @@ class Simulator:
         self.cache_hits = 0
         #: Protocols run (experiments simulated).
         self.runs = 0
+        #: Whether phase prefixes are shared: an experiment whose first phases (knobs, durations, output
+        #: grids) equal those of an earlier one under the same parameters starts where that one got to.
+        self.share_prefixes = True
+        #: The states at the end of phase prefixes (partitioned like the pre-equilibration cache).
+        self.prefixes = phases.PrefixCache()
         #: NEWTON: solve for each steady state and integrate only when that fails; INTEGRATION: integrate.
         self.steady_state_method = INTEGRATION
         #: Integration pre-equilibrates until the worst scaled residual is at most this (1: the steady-state
@@ -222,10 +226,17 @@ class Simulator:
         for partition in list(self._cache):
             if partition not in ((), self._partition):
                 del self._cache[partition]
+        self.prefixes.keep(((), self._partition))
+
+    @property
+    def prefix_hits(self) -> int:
+        """Return how many experiments started from a shared phase prefix."""
+        return self.prefixes.hits
 
     def clear_cache(self) -> None:
-        """Forget every pre-equilibrated state (the next experiments compute them again)."""
+        """Forget every pre-equilibrated state and phase prefix (the next experiments compute them again)."""
         self._cache.clear()
+        self.prefixes.clear()
 
     # -- state handling -------------------------------------------------
     def _apply(self, knobs: Mapping[str, float]) -> None:
@@ -500,41 +511,11 @@ class Simulator:
         """Pre-equilibrate, run the phases and return the readouts; `observe` adds output times.
 
         With ``dense`` each phase is sampled at POINTS_PER_PHASE points (time courses need them);
-        without, only at its start, its end and the observation times inside it.
+        without, only at its start, its end and the observation times inside it. With `share_prefixes`
+        the run starts where an earlier one with the same first phases ended (`engine.phases`).
         """
         self.runs += 1
-        knobs = dict(protocol.preequilibration)
-        self.preequilibrate(knobs)
-        method = self.last_preequilibration
-        observed = tuple(observe)
-
-        selections = ["time", *(f"[{r}]" if r in self._species else r for r in readouts)]
-        start = float(self._model.getTime())
-        elapsed = 0.0
-        chunks: list[np.ndarray] = []
-        for phase in protocol.phases:
-            knobs.update(phase.set)
-            self._apply(knobs)
-            grid = phase_grid(elapsed, phase.duration, observed, dense=dense)
-            out = self._simulate(
-                f"in phase starting at t={elapsed:g} min",
-                times=[start + t for t in grid],
-                selections=selections,
-            )
-            data = np.asarray(out)
-            chunks.append(data if not chunks else data[1:])
-            elapsed += phase.duration
-        table = np.vstack(chunks)
-        if not np.isfinite(table).all():
-            column = int(np.argwhere(~np.isfinite(table))[0][1])
-            raise BcsignalError(
-                f"the simulation gave a non-finite value of {selections[column]}",
-                tool="libroadrunner",
-                where=self.name,
-            )
-        times = table[:, 0] - start
-        values = {r: table[:, i + 1] for i, r in enumerate(readouts)}
-        return Trajectory(times=times, values=values, preequilibration=method)
+        return phases.run_protocol(self, protocol, readouts, tuple(observe), dense=dense)
 
 
 def new_simulator(sbml: str, *, name: str = "model", origin: str | Path = "<string>") -> Simulator:
