@@ -114,8 +114,10 @@ SDIST_ALLOWED = [
     r"sbml/diagrams/[A-Za-z0-9_]+\.layout\.xml",
     r"tests/[a-z_]+\.py",
     r"tests/data/.+\.(ant|xml|yaml|tsv|txt|py|sedml|omex)",
+    r"tests/data/bad/empty_no_suffix",
     r"benchmarks/([a-z_]+\.(py|c)|RESULTS\.md)",
     r"docs/[a-z_]+\.(md|png|py)",
+    r"docs/curation/[A-Za-z0-9_]+\.md",
     r"requirements/[a-z_-]+\.(txt|py)",
     r"\.ci/run",
     r"(README|CHANGELOG|DEVELOPERS)\.md",
@@ -194,6 +196,19 @@ def test_sdist_holds_only_allowed_files(dist: Path) -> None:
     assert "requirements/lock.txt" in names
     assert "python/bcsignal/py.typed" in names
     assert [n for n in names if not _allowed(n, SDIST_ALLOWED)] == []
+
+
+def test_sdist_holds_every_tracked_file(dist: Path) -> None:
+    """An sdist is the source: every file git tracks is in it (a test fixture or a curation note left out
+    would make the sdist's tests fail or its models' provenance unreadable)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    if listed.returncode != 0 or not listed.stdout:
+        pytest.skip("not a git checkout")
+    tracked = {n for n in listed.stdout.decode().split("\0") if n and (ROOT / n).is_file()}
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()}
+    assert sorted(tracked - names) == []
 
 
 def test_allow_list_refuses_stray_names() -> None:
