@@ -7,9 +7,10 @@ import pytest
 
 from bcsignal import paths, registry
 from bcsignal.analysis import robustness
-from bcsignal.engine.claims.plan import evaluate_suite, simulate_plan
+from bcsignal.engine import phases
+from bcsignal.engine.claims.plan import evaluate_suite, experiment_plan, simulate_plan
 from bcsignal.engine.simulate import Simulator, new_simulator
-from bcsignal.engine.trajectory import Trajectory
+from bcsignal.engine.trajectory import Trajectory, values_key
 from bcsignal.spec.protocol import Phase, Protocol
 
 from .conftest import MODEL_IDS
@@ -26,6 +27,20 @@ def _simulator(model_id: str, *, share: bool) -> Simulator:
     sim = new_simulator(path.read_text(encoding="utf-8"), name=model_id, origin=path)
     sim.share_prefixes = share
     return sim
+
+
+def _repeats_a_prefix(model_id: str) -> bool:
+    """Return whether two planned experiments of one of a model's claims files share their first phases."""
+    for suite in registry.entry(model_id).suites:
+        seen: set[object] = set()
+        for plan in experiment_plan(suite):
+            steps = phases.steps_of(plan.protocol, plan.observe, dense=plan.dense)
+            origin = values_key(plan.protocol.preequilibration)
+            keys = {(origin, tuple(steps[: n + 1])) for n in range(len(steps))}
+            if seen & keys:
+                return True
+            seen |= keys
+    return False
 
 
 def _same(a: Trajectory, b: Trajectory) -> bool:
@@ -61,6 +76,8 @@ def test_sharing_leaves_every_trajectory_and_margin(model_id: str) -> None:
             }
             assert np.array_equal(margins[True], margins[False], equal_nan=True), (suite.model, index)
     assert off.prefix_hits == 0
+    # the comparison means something only where sharing happened
+    assert (on.prefix_hits > 0) == _repeats_a_prefix(model_id)
 
 
 def test_a_shared_prefix_is_hit_and_gives_the_same_numbers(tiny: Simulator, tiny_sbml: str) -> None:
@@ -103,3 +120,15 @@ def test_changing_the_overrides_invalidates_the_prefixes(tiny: Simulator, tiny_s
     tiny.clear_cache()
     tiny.run(washout, ["Sp"])
     assert tiny.prefix_hits == 1
+
+
+def test_no_prefix_is_shared_without_the_cache(tiny: Simulator, tiny_sbml: str) -> None:
+    """`caching = False` (every experiment computes its own state) turns prefix sharing off too."""
+    washout = Protocol(phases=(_STIMULATED, _WASHOUT))
+    tiny.caching = False
+    tiny.run(Protocol(phases=(_STIMULATED,)), ["Sp"])
+    uncached = tiny.run(washout, ["Sp"])
+    assert tiny.prefix_hits == 0 and len(tiny.prefixes) == 0
+    alone = new_simulator(tiny_sbml, name="tiny")
+    alone.share_prefixes = False
+    assert _same(uncached, alone.run(washout, ["Sp"]))

@@ -96,25 +96,45 @@ def run_protocol(
 ) -> Trajectory:
     """Pre-equilibrate, integrate the phases of a protocol and return the readouts (`Simulator.run`).
 
-    With `Simulator.share_prefixes`, the run starts from the longest cached prefix of its phases and
-    caches each prefix it integrates; otherwise it integrates every phase.
+    With `Simulator.share_prefixes` (and the pre-equilibration cache on, `Simulator.caching`), the run
+    starts from the longest cached prefix of its phases and caches each prefix it integrates, selecting
+    every readout of the model so that a prefix serves experiments with other readouts; otherwise it
+    integrates every phase from its own pre-equilibration, selecting only its readouts.
     """
-    if sim.share_prefixes:
-        return _run_shared(sim, protocol, readouts, observed, dense=dense)
-    knobs = dict(protocol.preequilibration)
-    sim.preequilibrate(knobs)
-    method = sim.last_preequilibration
-    selections = _columns(sim, readouts)
-    start = float(sim._model.getTime())
-    elapsed = 0.0
+    cache = sim.prefixes if sim.share_prefixes and sim.caching else None
+    if cache is None:
+        selections = _columns(sim, readouts)
+    else:
+        if not cache.columns:
+            cache.columns = _columns(sim, sorted(sim.readout_ids))
+        selections = cache.columns
+    pre = dict(protocol.preequilibration)
+    origin = (values_key(pre), sim.steady_state_method, float(sim.integration_target))
+    steps = steps_of(protocol, observed, dense=dense)
+    found = cache.longest(sim._partition, origin, steps) if cache is not None else None
     chunks: list[np.ndarray] = []
-    for phase in protocol.phases:
-        knobs.update(phase.set)
-        sim._apply(knobs)
-        grid = phase_grid(elapsed, phase.duration, observed, dense=dense)
+    done = 0
+    if found is None:
+        sim.preequilibrate(pre)
+        method, start = sim.last_preequilibration, float(sim._model.getTime())
+    else:
+        done, end = found
+        _resume(sim, pre, steps[done - 1][0], end)
+        method, start = end.preequilibration, end.start
+        chunks.append(end.table)
+    elapsed = sum(phase.duration for phase in protocol.phases[:done])
+    for n in range(done, len(steps)):
+        knobs, _, grid = steps[n]
+        sim._apply(dict(knobs))
         chunks.append(_phase(sim, chunks, elapsed, start, grid, selections))
-        elapsed += phase.duration
-    return _trajectory(sim, np.vstack(chunks), selections, readouts, start, method)
+        elapsed += protocol.phases[n].duration
+        if cache is not None:
+            cache.store(sim._partition, origin, steps[: n + 1], _end(sim, start, np.vstack(chunks), method))
+    columns = _columns(sim, readouts)
+    table = np.vstack(chunks)
+    if selections != columns:
+        table = table[:, [0, *(selections.index(c) for c in columns[1:])]]
+    return _trajectory(sim, table, columns, readouts, start, method)
 
 
 def steps_of(protocol: Protocol, observed: Iterable[float], *, dense: bool) -> list[Step]:
@@ -134,43 +154,6 @@ def steps_of(protocol: Protocol, observed: Iterable[float], *, dense: bool) -> l
         )
         elapsed += phase.duration
     return steps
-
-
-def _run_shared(
-    sim: Simulator, protocol: Protocol, readouts: Sequence[str], observed: tuple[float, ...], *, dense: bool
-) -> Trajectory:
-    """Run a protocol from the longest cached prefix of its phases, caching every prefix it integrates.
-
-    Every readout of the model is selected, so that a prefix serves experiments with other readouts.
-    """
-    cache = sim.prefixes
-    if not cache.columns:
-        cache.columns = _columns(sim, sorted(sim.readout_ids))
-    selections = cache.columns
-    pre = dict(protocol.preequilibration)
-    origin = (values_key(pre), sim.steady_state_method, float(sim.integration_target))
-    steps = steps_of(protocol, observed, dense=dense)
-    found = cache.longest(sim._partition, origin, steps)
-    chunks: list[np.ndarray] = []
-    done = 0
-    if found is None:
-        sim.preequilibrate(pre)
-        method, start = sim.last_preequilibration, float(sim._model.getTime())
-    else:
-        done, end = found
-        _resume(sim, pre, steps[done - 1][0], end)
-        method, start = end.preequilibration, end.start
-        chunks.append(end.table)
-    elapsed = sum(phase.duration for phase in protocol.phases[:done])
-    for n in range(done, len(steps)):
-        knobs, _, grid = steps[n]
-        sim._apply(dict(knobs))
-        chunks.append(_phase(sim, chunks, elapsed, start, grid, selections))
-        elapsed += protocol.phases[n].duration
-        cache.store(sim._partition, origin, steps[: n + 1], _end(sim, start, np.vstack(chunks), method))
-    columns = _columns(sim, readouts)
-    table = np.vstack(chunks)[:, [0, *(selections.index(c) for c in columns[1:])]]
-    return _trajectory(sim, table, columns, readouts, start, method)
 
 
 def _resume(sim: Simulator, pre: dict[str, float], knobs: ValuesKey, end: PrefixEnd) -> None:
