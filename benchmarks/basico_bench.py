@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
 import statistics
 import sys
@@ -30,7 +29,7 @@ import basico  # type: ignore[import-untyped]
 import numpy as np
 
 from bcsignal import registry
-from bcsignal.core.agreement import scores
+from bcsignal.core.agreement import EndsAgreement, compare_ends
 from bcsignal.core.files import atomic_write_text
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.run import model_simulator
@@ -152,29 +151,6 @@ def cpu(work: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def agreement(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """Return how basico's end readouts `b` agree with bcsignal's `a` (`bcsignal.agreement` scores).
-
-    The worst score, where it is (experiment, readout, both values), and how many experiments have a
-    readout that does not agree (score above 1). Readouts basico could not compute are left out.
-    """
-    keys = [(e, r) for e, values in a.items() for r in values if math.isfinite(b[e][r])]
-    if not keys:
-        return {"score": 0.0, "experiment": "", "readout": "", "ours": math.nan, "theirs": math.nan, "off": 0}
-    found = scores([b[e][r] for e, r in keys], [a[e][r] for e, r in keys])
-    worst = int(np.argmax(found))
-    e, r = keys[worst]
-    off = {keys[i][0] for i in range(len(keys)) if found[i] > 1.0}
-    return {
-        "score": float(found[worst]),
-        "experiment": e.split(":", 1)[1],
-        "readout": r,
-        "ours": a[e][r],
-        "theirs": b[e][r],
-        "off": len(off),
-    }
-
-
 def measure(models: Sequence[str], repeats: int) -> list[dict[str, Any]]:
     """Time bcsignal and basico on every model's claim experiments."""
     rows = []
@@ -200,7 +176,7 @@ def measure(models: Sequence[str], repeats: int) -> list[dict[str, Any]]:
                 "bcsignal": cpu(partial(engine_run, sim, plans), repeats),
                 "basico": cpu(partial(basico_run, user, plans), runs) if runs > 1 else first,
                 "runs": runs,
-                "agreement": agreement(ours, theirs),
+                "agreement": compare_ends(ours, theirs, skip_missing=True),
                 "split": {k: v / runs for k, v in user.seconds.items()},
                 "no_steady_state": user.no_steady_state // runs,
                 "failed": user.failed // runs,
@@ -210,6 +186,14 @@ def measure(models: Sequence[str], repeats: int) -> list[dict[str, Any]]:
         print(f"  {mid}: bcsignal {row['bcsignal']:.3f} s, basico {row['basico']:.3f} s", file=sys.stderr)
         rows.append(row)
     return rows
+
+
+def _agreement_cells(found: EndsAgreement) -> str:
+    """Return the agreement columns of a row: the worst score, the experiments that disagree, where."""
+    return (
+        f"{found.score:.1e} | {found.disagreeing} | {found.experiment.split(':', 1)[-1]}, {found.readout} "
+        f"({found.reference:.4g} / {found.value:.4g})"
+    )
 
 
 def section(
@@ -242,9 +226,7 @@ def section(
             f"| {r['model']} | {r['experiments']} | {r['bcsignal']:.4f} | {r['basico']:.4f} | {r['runs']} | "
             f"{r['basico'] / r['bcsignal']:.1f}× | "
             f"{' / '.join(f'{v:.3f}' for v in r['split'].values())} | {r['no_steady_state']} | "
-            f"{r['failed']} | {r['agreement']['score']:.1e} | {r['agreement']['off']} | "
-            f"{r['agreement']['experiment']}, {r['agreement']['readout']} "
-            f"({r['agreement']['ours']:.4g} / {r['agreement']['theirs']:.4g}) |"
+            f"{r['failed']} | {_agreement_cells(r['agreement'])} |"
         )
     ours = sum(r["bcsignal"] for r in rows)
     theirs = sum(r["basico"] for r in rows)

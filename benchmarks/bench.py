@@ -29,7 +29,7 @@ import numpy as np
 
 from bcsignal import registry
 from bcsignal.analysis import robustness
-from bcsignal.core.agreement import scores
+from bcsignal.core.agreement import compare_ends
 from bcsignal.core.files import atomic_write_text
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.copasi import CopasiModel, run_protocol
@@ -288,12 +288,6 @@ def warm_claims(suite: ModelSuite) -> None:
     suite_results(suite.model, suite.files, suite.sim)
 
 
-def worst_score(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]) -> float:
-    """Return the worst agreement score (`bcsignal.agreement`) of COPASI's end readouts `b` against `a`."""
-    pairs = [(b[experiment][readout], x) for experiment, values in a.items() for readout, x in values.items()]
-    return float(max(scores([p[0] for p in pairs], [p[1] for p in pairs]), default=0.0))
-
-
 def copasi_run(
     suite: ModelSuite, runner: CopasiRunner, pre: Mapping[Any, float]
 ) -> dict[str, dict[str, float]]:
@@ -450,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             imports.append(time.perf_counter() - began)
         runner = CopasiRunner(s.sbml, s.sim)
         began = time.perf_counter()
-        agreement = worst_score(s.engine_run(), copasi_run(s, runner, pre))
+        agreement = compare_ends(s.engine_run(), copasi_run(s, runner, pre)).score
         one_copasi_run = time.perf_counter() - began
         # slow suites (the composite in COPASI) are timed one run per repeat, not INNER
         times = timed(

@@ -7,6 +7,9 @@ COPASI), the archives run by other simulators, the benchmarks and the tests comp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -39,3 +42,41 @@ def worst_index(values: ArrayLike, reference: ArrayLike) -> int:
 def agree(values: ArrayLike, reference: ArrayLike) -> bool:
     """Return whether every value agrees with its reference value."""
     return bool(np.all(scores(values, reference) <= 1.0))
+
+
+@dataclass(frozen=True)
+class EndsAgreement:
+    """How one simulator's end readouts agree with a reference's, experiment by experiment."""
+
+    #: The worst score (0 when nothing was compared).
+    score: float
+    #: Where the worst score is: the experiment and readout, and the reference's and the other's value.
+    experiment: str
+    readout: str
+    reference: float
+    value: float
+    #: Experiments with at least one readout that does not agree (score above 1).
+    disagreeing: int
+
+
+def compare_ends(
+    reference: Mapping[str, Mapping[str, float]],
+    values: Mapping[str, Mapping[str, float]],
+    *,
+    skip_missing: bool = False,
+) -> EndsAgreement:
+    """Return how `values[experiment][readout]` agree with `reference[experiment][readout]`.
+
+    A non-finite value never agrees (score infinity); with `skip_missing` the readouts the other
+    simulator could not compute are left out instead (the caller counts those experiments as failed).
+    """
+    keys = [
+        (e, r) for e, ends in reference.items() for r in ends if not skip_missing or np.isfinite(values[e][r])
+    ]
+    if not keys:
+        return EndsAgreement(0.0, "", "", float("nan"), float("nan"), 0)
+    found = scores([values[e][r] for e, r in keys], [reference[e][r] for e, r in keys])
+    worst = int(np.argmax(found))
+    e, r = keys[worst]
+    off = {keys[i][0] for i in np.flatnonzero(found > 1.0)}
+    return EndsAgreement(float(found[worst]), e, r, reference[e][r], values[e][r], len(off))
