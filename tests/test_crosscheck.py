@@ -97,6 +97,67 @@ def test_a_different_trajectory_fails(
     assert not result.passed and "stimulated" in failed and "rest" not in failed
 
 
+class _SilentWhenStimulated(CopasiModel):
+    """COPASI whose time courses fail without a message once the stimulus is on (as LSODA and RADAU5
+    now and then do in a process that has run other models)."""
+
+    silent = True
+
+    def set_values(self, values: Mapping[str, float]) -> None:
+        super().set_values(values)
+        self.stimulated = getattr(self, "stimulated", False) or values.get("stim", 0.0) > 0
+
+    def time_course(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        if getattr(self, "stimulated", False):
+            raise copasi_module.CopasiRunError(
+                "time course failed: COPASI returned False", silent=self.silent, tool="COPASI"
+            )
+        return super().time_course(*args, **kwargs)
+
+
+_STIMULATED = {"stimulated", "stimulated_inhibited", "pulse_then_washout"}
+
+
+def test_a_silent_copasi_failure_is_run_in_a_fresh_process(
+    tiny_sbml: str, tiny_claims: ClaimsFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failing experiments are run again in a new interpreter (the real COPASI there) and agree."""
+    monkeypatch.setattr(crosscheck, "CopasiModel", _SilentWhenStimulated)
+    result = compare_simulators("tiny", tiny_sbml, tiny_claims)
+    assert {e.experiment for e in result.experiments if e.fresh_process} == _STIMULATED
+    assert result.passed and all(e.error is None and e.worst is not None for e in result.experiments)
+    lines = crosscheck.table([result])
+    assert sum("(COPASI run in a fresh process)" in line for line in lines) == len(_STIMULATED)
+    assert json.dumps(result.to_json())  # the JSON says which ones
+    assert sum(e["fresh_process"] for e in result.to_json()["experiments"]) == len(_STIMULATED)
+
+
+@pytest.mark.parametrize("silent", [True, False])
+def test_a_copasi_failure_is_a_failed_row_not_an_abort(
+    tiny_sbml: str, tiny_claims: ClaimsFile, monkeypatch: pytest.MonkeyPatch, silent: bool
+) -> None:
+    """A failure COPASI explains, or a silent one that recurs in a fresh process, fails that one only."""
+    monkeypatch.setattr(_SilentWhenStimulated, "silent", silent)
+    monkeypatch.setattr(crosscheck, "CopasiModel", _SilentWhenStimulated)
+    fresh_runs: list[object] = []
+
+    def fails_too(job: object, *, origin: str) -> None:
+        fresh_runs.append(job)
+        raise BcsignalError("time course failed: COPASI returned False", file=origin, tool="COPASI")
+
+    monkeypatch.setattr(crosscheck, "run_isolated", fails_too)
+    result = compare_simulators("tiny", tiny_sbml, tiny_claims)
+    failed = {e.experiment: e for e in result.experiments if not e.passed}
+    assert set(failed) == _STIMULATED and not result.passed
+    assert all(e.error == "time course failed: COPASI returned False" for e in failed.values())
+    assert all(e.fresh_process is silent for e in failed.values())
+    assert len(fresh_runs) == (len(_STIMULATED) if silent else 0)
+    assert all(e.passed and e.worst is not None for e in result.experiments if e.experiment not in failed)
+    lines = crosscheck.table([result])
+    assert sum("COPASI FAILED: time course failed" in line for line in lines) == len(_STIMULATED)
+    assert lines[-1].endswith("FAIL")
+
+
 def test_announced_value_change_is_not_lost(tiny_sbml: str) -> None:
     # COPASI restores its stored initial state on every run; set_values announces each change
     with CopasiModel(tiny_sbml, origin="tiny") as model:

@@ -152,6 +152,17 @@ def test_source_in_a_curators_words(source: str, kind: str, words: str) -> None:
     assert "issue spec" not in shown["detail"]
 
 
+def test_crosscheck_section_states_the_tolerances_it_used(site: Path) -> None:
+    """The page's agreement rule is the one the cross-check applies (it once said 1e-12 for 1e-9)."""
+    from bcsignal.app import crosscheck
+
+    text = (site.parent / report.page_name(MODEL_IDS[0])).read_text(encoding="utf-8")
+    rule = f"|a − b| ≤ {crosscheck.AGREE_ATOL:g} + {crosscheck.AGREE_RTOL:g}·|b|"
+    assert rule in text
+    relative, absolute = crosscheck.RELATIVE_TOLERANCE, crosscheck.ABSOLUTE_TOLERANCE
+    assert f"relative tolerance\n{relative:g} and absolute {absolute:g}" in text
+
+
 def test_ids_are_unique_in_every_page(site: Path) -> None:
     for path in pages(site):
         assert _parsed(path).repeated == [], path.name
