@@ -29,7 +29,7 @@ import basico  # type: ignore[import-untyped]
 import numpy as np
 
 from bcsignal import registry
-from bcsignal.core.agreement import EndsAgreement, compare_ends
+from bcsignal.core.agreement import EndsAgreement, compare_ends, distinct
 from bcsignal.core.files import atomic_write_text
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.run import model_simulator
@@ -190,9 +190,10 @@ def measure(models: Sequence[str], repeats: int) -> list[dict[str, Any]]:
 
 def _agreement_cells(found: EndsAgreement) -> str:
     """Return the agreement columns of a row: the worst score, the experiments that disagree, where."""
+    reference, value = distinct(found.reference, found.value)
     return (
         f"{found.score:.1e} | {found.disagreeing} | {found.experiment.split(':', 1)[-1]}, {found.readout} "
-        f"({found.reference:.4g} / {found.value:.4g})"
+        f"({reference} / {value})"
     )
 
 

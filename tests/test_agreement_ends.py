@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bcsignal.core.agreement import compare_ends
+from bcsignal.core.agreement import compare_ends, distinct
 
 OURS = {"0:rest": {"pSTAT3": 1.0, "EMT": 0.04}, "1:TGFb": {"pSTAT3": 2.0, "EMT": 0.9}}
 MISSING = {e: dict.fromkeys(ends, math.nan) for e, ends in OURS.items()}
@@ -39,3 +39,15 @@ def test_missing_values_never_agree_unless_skipped() -> None:
     assert math.isinf(strict.score) and strict.disagreeing == 2
     lenient = compare_ends(OURS, MISSING, skip_missing=True)
     assert lenient.score == 0.0 and lenient.disagreeing == 0
+
+
+def test_distinct_prints_enough_figures_to_tell_values_apart() -> None:
+    """Values that differ at the 4th figure get more; equal values keep 4; every double is told apart."""
+    assert distinct(0.0008557, 0.0008555) == ("0.0008557", "0.0008555")
+    assert distinct(0.00085571, 0.00085549) == ("0.0008557", "0.0008555")
+    assert distinct(0.00085571, 0.00085572) == ("0.00085571", "0.00085572")
+    assert distinct(2.0, 2.0) == ("2", "2")
+    a = 1.0
+    b = math.nextafter(a, 2.0)
+    left, right = distinct(a, b)
+    assert left != right and float(left) == a and float(right) == b

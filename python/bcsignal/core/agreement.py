@@ -39,6 +39,18 @@ def worst_index(values: ArrayLike, reference: ArrayLike) -> int:
     return int(np.argmax(s))
 
 
+def distinct(a: float, b: float, digits: int = 4) -> tuple[str, str]:
+    """Return a and b printed with `digits` significant figures, or as many more as tell them apart.
+
+    Two values whose score is 1.8 can look equal at 4 figures; up to 17 figures (every double) are used.
+    """
+    for d in range(digits, 18):
+        left, right = f"{a:.{d}g}", f"{b:.{d}g}"
+        if left != right or a == b:
+            return left, right
+    return left, right
+
+
 def agree(values: ArrayLike, reference: ArrayLike) -> bool:
     """Return whether every value agrees with its reference value."""
     return bool(np.all(scores(values, reference) <= 1.0))
