@@ -30,7 +30,7 @@ import numpy as np
 
 from bcsignal import registry
 from bcsignal.core.agreement import EndsAgreement, compare_ends, distinct
-from bcsignal.core.files import atomic_write_text
+from bcsignal.core.files import write_marked
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.run import model_simulator
 from bcsignal.engine.simulate import ABSOLUTE_TOLERANCE, MAXIMUM_NUM_STEPS, RELATIVE_TOLERANCE, Simulator
@@ -250,18 +250,6 @@ def section(
     return "\n".join(lines)
 
 
-def write(text: str, out: Path = RESULTS) -> None:
-    """Put the section between its markers in RESULTS.md (appended when the markers are missing)."""
-    kept = out.read_text(encoding="utf-8") if out.is_file() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in kept and END in kept:
-        head, rest = kept.split(START, 1)
-        kept = head + block + rest.split(END, 1)[1]
-    else:
-        kept = kept.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(out, kept)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and write section 7 of RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -273,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.UTC)
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = section(measure(models, args.repeats), started, load_before, args.repeats)
-    write(text, args.out)
+    write_marked(args.out, START, END, text)
     print(f"wrote section 7 of {args.out}")
     return 0
 

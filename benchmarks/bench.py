@@ -30,7 +30,7 @@ import numpy as np
 from bcsignal import registry
 from bcsignal.analysis import robustness
 from bcsignal.core.agreement import compare_ends
-from bcsignal.core.files import atomic_write_text
+from bcsignal.core.files import atomic_write_text, marked_blocks
 from bcsignal.engine.claims.plan import PlannedExperiment, experiment_plan
 from bcsignal.engine.copasi import CopasiModel, run_protocol
 from bcsignal.engine.run import model_simulator, suite_results
@@ -53,7 +53,12 @@ INNER = 10
 #: Robustness samples per model per repeat of the ensemble benchmark.
 ENSEMBLE_SAMPLES = 100
 #: Markers of the section benchmarks/check_wall.py writes (kept when this script rewrites the file).
-CHECK_WALL_START, CHECK_WALL_END = "<!-- check-wall:start -->", "<!-- check-wall:end -->"
+#: The marked sections the other benchmarks write after this one's, in their order in RESULTS.md:
+#: newton_bench.py (5), check_wall.py (6, `make bench-check`), basico_bench.py (7), solver_bound.py (8).
+LATER_SECTIONS = tuple(
+    (f"<!-- {name}:start -->", f"<!-- {name}:end -->")
+    for name in ("newton", "check-wall", "basico", "solver-bound")
+)
 #: Samples of the composite the issue's target names.
 TARGET_SAMPLES = 10_000
 
@@ -502,10 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         efficiency,
     )
     kept = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
-    if CHECK_WALL_START in kept and CHECK_WALL_END in kept:  # written by check_wall.py (make bench-check)
-        block = kept.split(CHECK_WALL_START, 1)[1].split(CHECK_WALL_END, 1)[0]
-        text = text.rstrip("\n") + f"\n\n{CHECK_WALL_START}{block}{CHECK_WALL_END}\n"
-    atomic_write_text(args.out, text)
+    later = marked_blocks(kept, LATER_SECTIONS)  # sections 5-8, written by the other benchmarks
+    atomic_write_text(args.out, text.rstrip("\n") + (f"\n\n{later}\n" if later else "\n"))
     log(f"wrote {args.out}")
     return 0
 

@@ -30,7 +30,7 @@ import libsbml
 import yaml
 
 from bcsignal import paths
-from bcsignal.core.files import atomic_write_text
+from bcsignal.core.files import write_marked
 from bcsignal.engine.certify import ModelIds
 from bcsignal.spec.claims import load_claims
 
@@ -127,7 +127,6 @@ def section(rows: list[tuple[str, float, float, list[float], str]], cuts: int) -
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
-        START,
         "## 6. `bcsignal check` with mechanism cuts",
         "",
         f"Written by `make bench-check` (`benchmarks/check_wall.py`) on {stamp}, load average {load} "
@@ -149,20 +148,8 @@ def section(rows: list[tuple[str, float, float, list[float], str]], cuts: int) -
         "< 10 s cold on 2 cores",
         "- on a loaded machine the wall time is the CPU time stretched by the other processes' share of the "
         "two cores; on a quiet one the two nearly agree",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace (or append) the check-wall section of RESULTS.md."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    atomic_write_text(path, new)
 
 
 def main() -> int:
@@ -187,7 +174,7 @@ def main() -> int:
             median, cpu, times, last = wall(tree)
             rows.append((name, median, cpu, times, last))
             print(f"{name}: {median:.2f} s wall, {cpu:.2f} s CPU ({last})")
-    write_section(section(rows, cuts))
+    write_marked(RESULTS, START, END, section(rows, cuts))
     print(f"wrote {RESULTS}")
     return 0
 

@@ -26,7 +26,7 @@ import numpy as np
 from bcsignal import registry
 from bcsignal.analysis import robustness
 from bcsignal.analysis.cluster import address_cluster
-from bcsignal.core.files import atomic_write_text
+from bcsignal.core.files import write_marked
 from bcsignal.engine.claims.plan import experiment_plan
 from bcsignal.engine.run import suite_results
 from bcsignal.engine.simulate import INTEGRATION, NEWTON, Simulator, new_simulator
@@ -269,18 +269,6 @@ def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> 
     return "\n".join(lines)
 
 
-def write(text: str, out: Path = RESULTS) -> None:
-    """Put the section between its markers in RESULTS.md (appended when the markers are missing)."""
-    kept = out.read_text(encoding="utf-8") if out.is_file() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in kept and END in kept:
-        head, rest = kept.split(START, 1)
-        kept = head + block + rest.split(END, 1)[1]
-    else:
-        kept = kept.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(out, kept)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and write section 5 of RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -290,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.UTC)
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = section(measure(args.samples), started, load_before)
-    write(text, args.out)
+    write_marked(args.out, START, END, text)
     print(f"wrote section 5 of {args.out}")
     return 0
 

@@ -139,20 +139,6 @@ def section(rows: Sequence[dict[str, Any]], started: datetime.datetime, load_bef
     return "\n".join(lines)
 
 
-def write(text: str, out: Path = RESULTS) -> None:
-    """Put the section between its markers in RESULTS.md (appended when the markers are missing)."""
-    from bcsignal.core.files import atomic_write_text
-
-    kept = out.read_text(encoding="utf-8") if out.is_file() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in kept and END in kept:
-        head, rest = kept.split(START, 1)
-        kept = head + block + rest.split(END, 1)[1]
-    else:
-        kept = kept.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(out, kept)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the shim, measure in a preloaded child process, and write section 8 of RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -161,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from bcsignal import registry
+    from bcsignal.core.files import write_marked
 
     models = args.model or [e.id for e in registry.current().entries()]
     if args.child:
@@ -175,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     rows = json.loads(done.stdout.strip().splitlines()[-1])
     text = section(rows, started, load_before)
-    write(text, args.out)
+    write_marked(args.out, START, END, text)
     print(f"wrote section 8 of {args.out}")
     return 0
 

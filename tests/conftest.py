@@ -88,9 +88,21 @@ def run_cli(args: Sequence[str], *, cwd: Path, timeout: float) -> tuple[int, str
 
 
 def load_script(path: Path) -> ModuleType:
-    """Import a stand-alone script of the repository (not part of the package) as a module."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    """Import a stand-alone script of the repository (not part of the package) as a module.
+
+    It is registered in sys.modules under a private name while it runs (dataclasses look their module
+    up there), so a script of the same file name as a real module shadows nothing.
+    """
+    name = f"_bcsignal_script_{path.parent.name}_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module

@@ -16,7 +16,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
@@ -114,6 +114,32 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 text with LF line endings atomically."""
     atomic_write_bytes(path, text.replace("\r\n", "\n").encode("utf-8"))
+
+
+def write_marked(path: Path, start: str, end: str, text: str) -> None:
+    """Put `text` between the marker lines `start` and `end` of a text file, atomically.
+
+    The file is created, or the block appended with its markers, when they are missing; everything
+    outside the markers is kept as it was (benchmarks/RESULTS.md: each benchmark writes its own section).
+    """
+    kept = path.read_text(encoding="utf-8") if path.is_file() else ""
+    body = text.strip("\n")
+    block = f"{start}\n{body}\n{end}"
+    if start in kept and end in kept.split(start, 1)[1]:
+        head, rest = kept.split(start, 1)
+        kept = head + block + rest.split(end, 1)[1]
+    else:
+        kept = (kept.rstrip("\n") + "\n\n" if kept.strip() else "") + block + "\n"
+    atomic_write_text(path, kept)
+
+
+def marked_blocks(text: str, markers: Sequence[tuple[str, str]]) -> str:
+    """Return the blocks of `text` between each (start, end) pair, markers included, in the given order."""
+    found = []
+    for start, end in markers:
+        if start in text and end in text.split(start, 1)[1]:
+            found.append(start + text.split(start, 1)[1].split(end, 1)[0] + end)
+    return "\n\n".join(found)
 
 
 def _clean_stale_folders(folder: Path) -> None:
