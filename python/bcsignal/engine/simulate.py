@@ -139,6 +139,7 @@ class Simulator:
         self._state_ids: list[str] = list(model.getFloatingSpeciesIds()) + self._rate_rule_ids
         self._rate_rule_rates = [f"{r}'" for r in self._rate_rule_ids]
         self._species = frozenset(species)
+        self._readout_ids = frozenset([*species, *self.parameter_ids])
         settable = set(self.parameter_ids) - set(self._rate_rule_ids) - set(rr.getAssignmentRuleIds())
         #: Parameters the simulator sets before each experiment (not defined by a rule), in model order.
         self.settable_ids: list[str] = [pid for pid in self.parameter_ids if pid in settable]
@@ -185,10 +186,7 @@ class Simulator:
     @property
     def readout_ids(self) -> frozenset[str]:
         """Return the ids a trajectory may report: species and global parameters."""
-        model = self.rr.model
-        return frozenset(
-            [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds(), *self.parameter_ids]
-        )
+        return self._readout_ids
 
     # -- state handling -------------------------------------------------
 
@@ -227,6 +225,17 @@ class Simulator:
             if partition not in ((), self._partition):
                 del self._cache[partition]
         self.prefixes.keep(((), self._partition))
+
+    def select_readouts(self, readouts: Iterable[str]) -> None:
+        """Declare readouts that experiments will read, so that shared phase prefixes select only those.
+
+        Without a declaration, a shared run selects every readout of the model (353 columns in the
+        composite) at every output time, so that a prefix serves any later experiment; reading them was
+        about a quarter of a composite robustness sample's CPU time. `run_suites` declares the readouts of
+        all its claims files first. Declaring only adds readouts; a run reading an undeclared one adds it
+        (and forgets the prefixes cached until then). The numbers do not depend on what is selected.
+        """
+        phases.select_readouts(self, readouts)
 
     @property
     def prefix_hits(self) -> int:
