@@ -267,6 +267,7 @@ def section(rows: Sequence[dict[str, Any]], started: datetime.datetime, load_bef
     ]
     for r in rows:
         parts = breakdown(r)
+        parts = {k: v if abs(v) >= 5e-5 else 0.0 for k, v in parts.items()}  # no "-0.0000"
         cells = [f"{parts[k]:.4f} ({100 * parts[k] / r['cpu']:.0f} %)" for k, _ in PARTS]
         lines.append(f"| {r['model']} | " + " | ".join(cells) + " |")
     lines += [
