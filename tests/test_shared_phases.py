@@ -142,12 +142,12 @@ def test_declared_readouts_are_all_a_shared_run_selects(tiny: Simulator, tiny_sb
     everything = new_simulator(tiny_sbml, name="tiny")
     full = everything.run(washout, ["Sp"])
     assert len(everything.prefixes.columns) == 1 + len(everything.readout_ids)
-    tiny.select_readouts(["Sp", "not_an_id"])
+    phases.select_readouts(tiny, ["Sp", "not_an_id"])
     assert tiny.prefixes.columns == ["time", "[Sp]"]
     assert _same(tiny.run(washout, ["Sp"]), full)
     tiny.run(Protocol(phases=(_STIMULATED,)), ["Sp"])
     assert tiny.prefix_hits == 1
-    tiny.select_readouts(["Sp"])  # already selected: the prefixes stay
+    phases.select_readouts(tiny, ["Sp"])  # already selected: the prefixes stay
     assert len(tiny.prefixes) == 2
     # reading an undeclared readout adds it and forgets the prefixes (their tables lack it)
     grown = tiny.run(washout, ["Sp", "F"])

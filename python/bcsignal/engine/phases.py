@@ -53,8 +53,8 @@ class PrefixCache:
         self.hits = 0
         #: Phases skipped thanks to those hits.
         self.phases_skipped = 0
-        #: The readouts a shared run selects (sorted): those declared with `Simulator.select_readouts`, or
-        #: every readout of the model when none were declared before the first shared run.
+        #: The readouts a shared run selects (sorted): those declared with `select_readouts`, or every
+        #: readout of the model when none were declared before the first shared run.
         self.readouts: tuple[str, ...] = ()
         #: The libroadrunner selections of those readouts, time first.
         self.columns: list[str] = []
@@ -143,10 +143,14 @@ def run_protocol(
 
 
 def select_readouts(sim: Simulator, readouts: Iterable[str]) -> None:
-    """Make shared runs select these readouts too (`Simulator.select_readouts`).
+    """Declare readouts that experiments will read, so that shared runs select only those (and earlier ones).
 
-    The selection only grows; when it grows, the cached prefixes are forgotten (their output tables lack
-    the new columns). Ids that are not readouts of the model are left out.
+    Without a declaration, a shared run selects every readout of the model (353 columns in the composite)
+    at every output time, so that a prefix serves any later experiment. `run_suites` declares the readouts
+    of all its claims files first, `simulate_plan` those of its file. The selection only grows; a run
+    reading an undeclared readout adds it, and growing forgets the cached prefixes (their output tables
+    lack the new columns). Ids that are not readouts of the model are left out. What is selected changes
+    no number.
     """
     cache = sim.prefixes
     wanted = {r for r in readouts if r in sim.readout_ids}

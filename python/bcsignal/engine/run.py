@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bcsignal.engine import phases
 from bcsignal.engine.claims.plan import (
     PlannedExperiment,
     evaluate_suite,
@@ -83,7 +84,7 @@ def run_suites(
 
     With `dense`, the experiments of the model's own claims file are sampled on the dense grid.
     """
-    sim.select_readouts(planned_readouts(files))
+    phases.select_readouts(sim, planned_readouts(files))
     runs = []
     for suite in files:
         trajectories = simulate_plan(suite, sim, dense=dense and suite.model == model_id)

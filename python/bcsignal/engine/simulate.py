@@ -226,17 +226,6 @@ class Simulator:
                 del self._cache[partition]
         self.prefixes.keep(((), self._partition))
 
-    def select_readouts(self, readouts: Iterable[str]) -> None:
-        """Declare readouts that experiments will read, so that shared phase prefixes select only those.
-
-        Without a declaration, a shared run selects every readout of the model (353 columns in the
-        composite) at every output time, so that a prefix serves any later experiment; reading them was
-        about a quarter of a composite robustness sample's CPU time. `run_suites` declares the readouts of
-        all its claims files first. Declaring only adds readouts; a run reading an undeclared one adds it
-        (and forgets the prefixes cached until then). The numbers do not depend on what is selected.
-        """
-        phases.select_readouts(self, readouts)
-
     @property
     def prefix_hits(self) -> int:
         """Return how many experiments started from a shared phase prefix."""

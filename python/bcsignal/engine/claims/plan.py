@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import phases
 from bcsignal.engine.claims.evaluate import evaluate
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.spec.claims import Claim, ClaimsFile
@@ -101,7 +102,7 @@ def simulate_plan(claims: ClaimsFile, sim: Simulator, *, dense: bool = False) ->
     it); with ``dense``, every experiment is sampled on the dense grid (for plots and exchange).
     """
     trajs: dict[str, Trajectory] = {}
-    sim.select_readouts(planned_readouts([claims]))
+    phases.select_readouts(sim, planned_readouts([claims]))
     for plan in _cached_plan(claims):
         try:
             trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=dense or plan.dense)
