@@ -8,7 +8,7 @@ import pytest
 from bcsignal import paths, registry
 from bcsignal.analysis import robustness
 from bcsignal.engine import phases
-from bcsignal.engine.claims.plan import evaluate_suite, experiment_plan, simulate_plan
+from bcsignal.engine.claims.plan import evaluate_suite, experiment_plan, planned_readouts, simulate_plan
 from bcsignal.engine.simulate import Simulator, new_simulator
 from bcsignal.engine.trajectory import Trajectory, values_key
 from bcsignal.spec.protocol import Phase, Protocol
@@ -76,6 +76,8 @@ def test_sharing_leaves_every_trajectory_and_margin(model_id: str) -> None:
             }
             assert np.array_equal(margins[True], margins[False], equal_nan=True), (suite.model, index)
     assert off.prefix_hits == 0
+    # a shared run selects only the readouts the claims read
+    assert set(on.prefixes.readouts) == planned_readouts(entry.suites)
     # the comparison means something only where sharing happened
     assert (on.prefix_hits > 0) == _repeats_a_prefix(model_id)
 
@@ -132,3 +134,23 @@ def test_no_prefix_is_shared_without_the_cache(tiny: Simulator, tiny_sbml: str) 
     alone = new_simulator(tiny_sbml, name="tiny")
     alone.share_prefixes = False
     assert _same(uncached, alone.run(washout, ["Sp"]))
+
+
+def test_declared_readouts_are_all_a_shared_run_selects(tiny: Simulator, tiny_sbml: str) -> None:
+    """Selecting only the declared readouts gives the numbers of selecting every readout of the model."""
+    washout = Protocol(phases=(_STIMULATED, _WASHOUT))
+    everything = new_simulator(tiny_sbml, name="tiny")
+    full = everything.run(washout, ["Sp"])
+    assert len(everything.prefixes.columns) == 1 + len(everything.readout_ids)
+    phases.select_readouts(tiny, ["Sp", "not_an_id"])
+    assert tiny.prefixes.columns == ["time", "[Sp]"]
+    assert _same(tiny.run(washout, ["Sp"]), full)
+    tiny.run(Protocol(phases=(_STIMULATED,)), ["Sp"])
+    assert tiny.prefix_hits == 1
+    phases.select_readouts(tiny, ["Sp"])  # already selected: the prefixes stay
+    assert len(tiny.prefixes) == 2
+    # reading an undeclared readout adds it and forgets the prefixes (their tables lack it)
+    grown = tiny.run(washout, ["Sp", "F"])
+    assert tiny.prefixes.readouts == ("F", "Sp") and tiny.prefix_hits == 1
+    assert _same(grown, everything.run(washout, ["Sp", "F"]))
+    assert _same(grown, tiny.run(washout, ["Sp", "F"])) and tiny.prefix_hits == 2

@@ -53,7 +53,10 @@ class PrefixCache:
         self.hits = 0
         #: Phases skipped thanks to those hits.
         self.phases_skipped = 0
-        #: The output columns a shared run selects: every readout of the model (set on first use).
+        #: The readouts a shared run selects (sorted): those declared with `select_readouts`, or every
+        #: readout of the model when none were declared before the first shared run.
+        self.readouts: tuple[str, ...] = ()
+        #: The libroadrunner selections of those readouts, time first.
         self.columns: list[str] = []
 
     def longest(
@@ -83,7 +86,7 @@ class PrefixCache:
                 del self._entries[partition]
 
     def clear(self) -> None:
-        """Forget every prefix."""
+        """Forget every prefix (the selected readouts stay)."""
         self._entries.clear()
 
     def __len__(self) -> int:
@@ -105,8 +108,10 @@ def run_protocol(
     if cache is None:
         selections = _columns(sim, readouts)
     else:
-        if not cache.columns:
-            cache.columns = _columns(sim, sorted(sim.readout_ids))
+        if not cache.columns:  # nothing declared: every readout, so that a prefix serves any experiment
+            select_readouts(sim, sim.readout_ids)
+        elif not set(readouts) <= set(cache.readouts):
+            select_readouts(sim, readouts)
         selections = cache.columns
     pre = dict(protocol.preequilibration)
     origin = (values_key(pre), sim.steady_state_method, float(sim.integration_target))
@@ -135,6 +140,25 @@ def run_protocol(
     if selections != columns:
         table = table[:, [0, *(selections.index(c) for c in columns[1:])]]
     return _trajectory(sim, table, columns, readouts, start, method)
+
+
+def select_readouts(sim: Simulator, readouts: Iterable[str]) -> None:
+    """Declare readouts that experiments will read, so that shared runs select only those (and earlier ones).
+
+    Without a declaration, a shared run selects every readout of the model (353 columns in the composite)
+    at every output time, so that a prefix serves any later experiment. `run_suites` declares the readouts
+    of all its claims files first, `simulate_plan` those of its file. The selection only grows; a run
+    reading an undeclared readout adds it, and growing forgets the cached prefixes (their output tables
+    lack the new columns). Ids that are not readouts of the model are left out. What is selected changes
+    no number.
+    """
+    cache = sim.prefixes
+    wanted = {r for r in readouts if r in sim.readout_ids}
+    if cache.columns and wanted <= set(cache.readouts):
+        return
+    cache.readouts = tuple(sorted(wanted | set(cache.readouts)))
+    cache.columns = _columns(sim, cache.readouts)
+    cache.clear()
 
 
 def steps_of(protocol: Protocol, observed: Iterable[float], *, dense: bool) -> list[Step]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bcsignal.engine.claims.plan import PlannedExperiment, evaluate_suite, experiment_plan, simulate_plan
+from bcsignal.engine import phases
+from bcsignal.engine.claims.plan import (
+    PlannedExperiment,
+    evaluate_suite,
+    experiment_plan,
+    planned_readouts,
+    simulate_plan,
+)
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.engine.simulate import Simulator, cached_simulator, new_simulator
 from bcsignal.engine.trajectory import Trajectory
@@ -77,6 +84,7 @@ def run_suites(
 
     With `dense`, the experiments of the model's own claims file are sampled on the dense grid.
     """
+    phases.select_readouts(sim, planned_readouts(files))
     runs = []
     for suite in files:
         trajectories = simulate_plan(suite, sim, dense=dense and suite.model == model_id)

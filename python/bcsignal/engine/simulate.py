@@ -139,6 +139,7 @@ class Simulator:
         self._state_ids: list[str] = list(model.getFloatingSpeciesIds()) + self._rate_rule_ids
         self._rate_rule_rates = [f"{r}'" for r in self._rate_rule_ids]
         self._species = frozenset(species)
+        self._readout_ids = frozenset([*species, *self.parameter_ids])
         settable = set(self.parameter_ids) - set(self._rate_rule_ids) - set(rr.getAssignmentRuleIds())
         #: Parameters the simulator sets before each experiment (not defined by a rule), in model order.
         self.settable_ids: list[str] = [pid for pid in self.parameter_ids if pid in settable]
@@ -185,10 +186,7 @@ class Simulator:
     @property
     def readout_ids(self) -> frozenset[str]:
         """Return the ids a trajectory may report: species and global parameters."""
-        model = self.rr.model
-        return frozenset(
-            [*model.getFloatingSpeciesIds(), *model.getBoundarySpeciesIds(), *self.parameter_ids]
-        )
+        return self._readout_ids
 
     # -- state handling -------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bcsignal.core.errors import BcsignalError
+from bcsignal.engine import phases
 from bcsignal.engine.claims.evaluate import evaluate
 from bcsignal.engine.claims.results import ClaimResult
 from bcsignal.spec.claims import Claim, ClaimsFile
@@ -89,6 +90,11 @@ def _cached_plan(claims: ClaimsFile) -> list[PlannedExperiment]:
     return cached[1]
 
 
+def planned_readouts(files: Sequence[ClaimsFile]) -> set[str]:
+    """Return every readout the planned experiments of these claims files select."""
+    return {r for claims in files for plan in _cached_plan(claims) for r in plan.readouts}
+
+
 def simulate_plan(claims: ClaimsFile, sim: Simulator, *, dense: bool = False) -> dict[str, Trajectory]:
     """Simulate every experiment the claims of a file use, once each: experiment -> trajectory.
 
@@ -96,6 +102,7 @@ def simulate_plan(claims: ClaimsFile, sim: Simulator, *, dense: bool = False) ->
     it); with ``dense``, every experiment is sampled on the dense grid (for plots and exchange).
     """
     trajs: dict[str, Trajectory] = {}
+    phases.select_readouts(sim, planned_readouts([claims]))
     for plan in _cached_plan(claims):
         try:
             trajs[plan.name] = sim.run(plan.protocol, plan.readouts, plan.observe, dense=dense or plan.dense)
