@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from .conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "solver_bound.py"
-
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("solver_bound", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _row(**changes: float) -> dict[str, object]:
@@ -51,14 +43,14 @@ def _row(**changes: float) -> dict[str, object]:
         row[f"{part}_cost"] = cost
         row[f"{part}_raw_cost"] = cost + 6e-7
         row[f"{part}_seconds"] = calls * cost
-    for name in _script().STAT_NAMES:
+    for name in load_script(SCRIPT).STAT_NAMES:
         row[name] = 1
     row.update(changes)
     return row
 
 
 def test_the_breakdown_adds_up_to_the_cpu_per_sample() -> None:
-    script = _script()
+    script = load_script(SCRIPT)
     row = _row()
     parts = script.breakdown(row)
     assert set(parts) == {key for key, _ in script.PARTS}
@@ -73,7 +65,7 @@ def test_the_breakdown_adds_up_to_the_cpu_per_sample() -> None:
 )
 def test_the_shim_counts_what_cvode_counts(tmp_path: Path) -> None:
     """Every right-hand side, LU factorisation and LU solve is seen, and both passes do the same work."""
-    script = _script()
+    script = load_script(SCRIPT)
     shim = script.build_shim(tmp_path)
     env = {
         **os.environ,
