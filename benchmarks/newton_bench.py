@@ -156,19 +156,21 @@ def cluster_rate(study: robustness.Study, workers: int, samples: int, folder: Pa
     return {"rate": result.evaluated / result.seconds, "memory": max(rss.values())}
 
 
-def agreement(a: list[robustness.SampleRow], b: list[robustness.SampleRow]) -> tuple[int, int, float]:
-    """Return (samples compared, verdicts that differ, largest finite margin difference)."""
+def agreement(
+    a: list[robustness.SampleRow], b: list[robustness.SampleRow], claims: Sequence[str]
+) -> tuple[int, int, float, str]:
+    """Return (samples compared, verdicts that differ, largest finite margin difference, its claim)."""
     compared = flips = 0
-    worst = 0.0
+    worst, where = 0.0, ""
     for x, y in zip(a, b, strict=True):
         if x.margins is None or y.margins is None:
             continue
         compared += 1
-        for p, q in zip(x.margins, y.margins, strict=True):
+        for claim, p, q in zip(claims, x.margins, y.margins, strict=True):
             flips += (p >= 0) != (q >= 0)
-            if math.isfinite(p) and math.isfinite(q):
-                worst = max(worst, abs(p - q))
-    return compared, flips, worst
+            if math.isfinite(p) and math.isfinite(q) and abs(p - q) > worst:
+                worst, where = abs(p - q), f"{claim}: Newton {p:+.3g}, integration {q:+.3g}"
+    return compared, flips, worst, where
 
 
 def measure(samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -190,7 +192,7 @@ def measure(samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
         "naive": naive,
         "one": one,
         "two": two,
-        "agreement": agreement(newton["rows"], integration["rows"]),
+        "agreement": agreement(newton["rows"], integration["rows"], study.claims),
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -214,7 +216,7 @@ def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> 
     projected_cpu = TARGET_SAMPLES * i["cpu"] / 2 / 60
     projected_newton = TARGET_SAMPLES * n["cpu"] / 2 / 60
     busy = float(load_before.split()[0]) >= 1.5
-    compared, flips, worst = m["agreement"]
+    compared, flips, worst, where = m["agreement"]
     own = n["cpu"] - n["pre"] - n["phases"]
     pre_own = n["pre"] - n["pre_integration"]
     lines = [
@@ -245,7 +247,9 @@ def section(m: dict[str, Any], started: datetime.datetime, load_before: str) -> 
         f"{n['pre_integration'] / n['cpu']:.0%}), phase integration {n['phases'] / n['cpu']:.0%}, "
         f"bcsignal's other code (parameter setting, claim evaluation) {own / n['cpu']:.0%}",
         f"- Newton vs integration: {compared} samples compared, {flips} claim verdicts differ, "
-        f"largest margin difference {worst:.1e}; speed-up per sample (CPU) {i['cpu'] / n['cpu']:.2f}×",
+        f"largest margin difference {worst:.1e} ({where or 'none'}; a margin is a log ratio, so a readout "
+        f"near 0, such as a knockout's microRNA, can differ by much while the verdict stands); speed-up per "
+        f"sample (CPU) {i['cpu'] / n['cpu']:.2f}×",
         f"- fallback reasons: {grouped(n['fallback_reasons']) or 'none'}",
         f"- naive libroadrunner loop (resetAll, set parameters and knobs, reset, simulate "
         f"{NAIVE_PREEQUILIBRATION:g} min, set the stimulus, simulate the phases; no claim evaluation): "

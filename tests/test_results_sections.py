@@ -58,3 +58,20 @@ def test_bench_keeps_every_later_section_in_its_order(script: str) -> None:
     assert [results.index(start) for start, _ in bench.LATER_SECTIONS] == sorted(
         results.index(start) for start, _ in bench.LATER_SECTIONS
     )
+
+
+def test_newton_agreement_names_the_claim_of_the_largest_margin_difference() -> None:
+    """Section 5 names where Newton and integration differ most; a flipped verdict is counted."""
+    from bcsignal.analysis.robustness.store import SampleRow
+
+    bench = load_script(BENCHMARKS / "newton_bench.py")
+    newton = [SampleRow(0, (1.0,), (0.5, 64.3)), SampleRow(1, (1.0,), (0.2, 1.0)), SampleRow(2, (1.0,), None)]
+    integration = [
+        SampleRow(0, (1.0,), (0.5, 33.4)),
+        SampleRow(1, (1.0,), (-0.1, 1.0)),
+        SampleRow(2, (1.0,), (1.0, 1.0)),
+    ]
+    compared, flips, worst, where = bench.agreement(newton, integration, ("a", "ko_removes_mirna"))
+    assert (compared, flips) == (2, 1)
+    assert worst == pytest.approx(30.9)
+    assert where == "ko_removes_mirna: Newton +64.3, integration +33.4"
